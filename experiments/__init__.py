@@ -1,0 +1,1 @@
+"""Experiments: configs, runners and results for the subspace library."""
