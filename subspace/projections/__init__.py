@@ -1,0 +1,20 @@
+"""Random projections P: R^d → R^D, each an optax-style ``Projection(init, apply)`` pair."""
+
+from subspace.projections.base import Projection
+from subspace.projections.dense import dense
+from subspace.projections.fastfood import fastfood
+from subspace.projections.sparse import sparse
+
+PROJECTIONS = {
+    "dense": dense,
+    "sparse": sparse,
+    "fastfood": fastfood,
+}
+
+__all__ = [
+    "PROJECTIONS",
+    "Projection",
+    "dense",
+    "fastfood",
+    "sparse",
+]

@@ -1,0 +1,129 @@
+"""Fastfood projection (Le, Sarlós & Smola, 2013): P z without storing P."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.typing import DTypeLike
+
+from subspace.hadamard import fwht
+from subspace.projections.base import (
+    Projection,
+    _as_int,
+    check_dims,
+    check_dtype,
+    check_key,
+    check_z,
+)
+
+__all__ = ["FastfoodState", "fastfood"]
+
+
+class FastfoodState(NamedTuple):
+    """The diagonals and permutations of ceil(D / L) independent L×L Fastfood blocks."""
+
+    B: jax.Array  # (blocks, L) random ±1
+    perm: jax.Array  # (blocks, L) int32, Π: x ↦ x[perm]
+    inv_perm: jax.Array  # (blocks, L) int32, Πᵀ: x ↦ x[inv_perm]
+    G: jax.Array  # (blocks, L) N(0, 1)
+    scale: jax.Array  # (blocks,) 1 / (sqrt(L ΣG_b²) sqrt(D / L))
+
+
+def fastfood(
+    D: int,  # noqa: N803 -- the paper's symbol
+    d: int,
+    *,
+    block_size: int | None = None,
+    dtype: DTypeLike = jnp.float32,
+) -> Projection:
+    """Fastfood projection: P = stacked blocks V_b = c_b H G_b Π_b H B_b, cut to D rows.
+
+    Each L×L block is V_b = c_b H G_b Π_b H B_b with B_b a random ±1 diagonal, H the
+    Walsh–Hadamard matrix (:func:`subspace.fwht`), Π_b a random permutation and G_b a
+    Gaussian diagonal; L = 2^ceil(log2 d) by default. z is zero-padded to L, every block is
+    applied to it, the outputs are stacked (ceil(D/L) blocks) and the first D kept, as in Le
+    et al.'s Fastfood. The original intrinsic-dimension code instead used one block with
+    L = 2^ceil(log2 D) >= D and padded z to that L: that costs 2·L·log2(L) with L up to 2D,
+    against about 2·D·log2(d) here, and needs the same O(D) memory.
+
+    Normalisation (S is dropped, as in the original): every column of H G Π H B has norm
+    exactly sqrt(L·ΣG_b²), so c_b = 1 / (sqrt(L·ΣG_b²)·sqrt(D / L)) gives each column a squared
+    norm of (number of whole blocks + share of the last, cut block) / (D / L). That is
+    exactly 1 when L divides D, and 1 on average over columns otherwise.
+
+    Memory: the state is 4 arrays of ceil(D/L)·L ≈ D numbers (B, Π, Π⁻¹, G): O(D), never D×d.
+    The backward pass is the explicit transpose Bᵀ H Πᵀ G H c (a gather by Π⁻¹ instead of
+    the scatter that autodiff of a gather produces).
+
+    Args:
+      D: number of parameters, the output dimension.
+      d: subspace dimension, 1 <= d <= D.
+      block_size: L, a power of two >= d; default 2^ceil(log2 d). A sweep that pads z to a
+        common width W uses L = 2^ceil(log2 W) for every member: build the same member alone
+        with ``fastfood(D, d, block_size=L)``.
+      dtype: floating dtype of the state, of z and of the output.
+
+    Returns:
+      A :class:`Projection` whose state is a :class:`FastfoodState`.
+
+    Example:
+      >>> proj = fastfood(199_210, 750)   # 195 blocks of 1024
+    """
+    D, d = check_dims(D, d)
+    dtype = check_dtype(dtype)
+    if block_size is None:
+        L = 1 << (d - 1).bit_length()
+    else:
+        L = _as_int("block_size", block_size)
+        if L < d or L & (L - 1):
+            raise ValueError(
+                f"fastfood: block_size must be a power of two >= d = {d}; got {L}"
+            )
+    blocks = math.ceil(D / L)
+
+    def block(key: jax.Array) -> tuple[jax.Array, ...]:
+        b_key, p_key, g_key = jax.random.split(key, 3)
+        B = jax.random.rademacher(b_key, (L,), dtype)
+        perm = jax.random.permutation(p_key, L).astype(jnp.int32)
+        G = jax.random.normal(g_key, (L,), dtype)
+        return B, perm, jnp.argsort(perm).astype(jnp.int32), G
+
+    def init(key: jax.Array) -> FastfoodState:
+        check_key(key, "fastfood.init")
+        B, perm, inv_perm, G = jax.vmap(block)(jax.random.split(key, blocks))
+        scale = jax.lax.rsqrt(L * jnp.sum(G * G, axis=-1) * (D / L))
+        return FastfoodState(B, perm, inv_perm, G, scale.astype(dtype))
+
+    def forward(state: FastfoodState, z: jax.Array) -> jax.Array:
+        x = state.B * jnp.pad(z, (0, L - d))  # (blocks, L)
+        x = jnp.take_along_axis(fwht(x), state.perm, axis=-1)
+        x = fwht(state.G * x) * state.scale[:, None]
+        return x.reshape(-1)[:D]
+
+    def transpose(state: FastfoodState, g: jax.Array) -> jax.Array:
+        x = jnp.pad(g, (0, blocks * L - D)).reshape(blocks, L) * state.scale[:, None]
+        x = jnp.take_along_axis(state.G * fwht(x), state.inv_perm, axis=-1)
+        return jnp.sum(state.B * fwht(x), axis=0)[:d]
+
+    @jax.custom_vjp
+    def project(state: FastfoodState, z: jax.Array) -> jax.Array:
+        return forward(state, z)
+
+    def project_fwd(state, z):
+        return forward(state, z), state
+
+    def project_bwd(state, g):
+        # P is a constant of the model: None is a zero cotangent for the random state.
+        return None, transpose(state, g)
+
+    project.defvjp(project_fwd, project_bwd)
+
+    def apply(state: FastfoodState, z: jax.Array) -> jax.Array:
+        check_z(z, d, dtype, "fastfood.apply")
+        return project(state, z)
+
+    return Projection(init, apply)
+

@@ -1,0 +1,143 @@
+"""A small functional trainer around any optax ``GradientTransformation``.
+
+The same code trains z in a subspace and the full parameters of the baseline: the
+trainable pytree is whatever the loss function takes first (z of shape (d,), or the
+model's whole ``params``), so both runs share one code path and are comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from subspace.projections.base import check_key
+
+__all__ = ["LossFn", "TrainState", "Trainer", "make_trainer"]
+
+Metrics = dict[str, jax.Array]
+# loss_fn(trainable, model_state, batch, key) -> (loss, (new_model_state, metrics))
+LossFn = Callable[[Any, Any, Any, jax.Array], tuple[jax.Array, tuple[Any, Metrics]]]
+# eval_fn(trainable, model_state, batch) -> metrics
+EvalFn = Callable[[Any, Any, Any], Metrics]
+
+
+class TrainState(NamedTuple):
+    """Everything a training step carries; a pytree, so it can be vmapped over members."""
+
+    z: Any  # the trainable pytree: z (d,) in a subspace, or the full params (baseline)
+    opt_state: optax.OptState
+    model_state: Any  # collections the model updates itself (batch_stats); () if none
+    step: jax.Array  # int32 scalar, number of steps taken
+    key: jax.Array  # step s draws its randomness (dropout) from fold_in(key, s)
+
+
+class Trainer(NamedTuple):
+    """Pure training functions for one loss and one optimiser.
+
+    Attributes:
+      init: ``init(z, *, key, model_state=()) -> TrainState``.
+      update: the pure step ``update(state, batch) -> (state, metrics)``; compose it with
+        ``jax.vmap``/``jax.lax.scan``.
+      step: ``jax.jit(update)`` with the incoming state's buffers donated.
+      evaluate: jitted ``evaluate(state, batch) -> metrics`` (needs ``eval_fn``).
+    """
+
+    init: Callable[..., TrainState]
+    update: Callable[[TrainState, Any], tuple[TrainState, Metrics]]
+    step: Callable[[TrainState, Any], tuple[TrainState, Metrics]]
+    evaluate: Callable[[TrainState, Any], Metrics]
+
+    def fit(self, state: TrainState, batches: Iterable[Any]) -> tuple[TrainState, list]:
+        """Runs ``step`` over ``batches``; returns the final state and per-step metrics."""
+        history = []
+        for batch in batches:
+            state, metrics = self.step(state, batch)
+            history.append(metrics)
+        return state, history
+
+    def scan(self, state: TrainState, batch: Any, num_steps: int) -> tuple[TrainState, Metrics]:
+        """``num_steps`` steps on the same ``batch`` in one compiled loop (full-batch
+        problems such as the toy); returns the final state and the stacked metrics."""
+        return _scan(self.update, state, batch, num_steps)
+
+
+def make_trainer(
+    loss_fn: LossFn,
+    optimizer: optax.GradientTransformation,
+    *,
+    eval_fn: EvalFn | None = None,
+) -> Trainer:
+    """Builds a :class:`Trainer` for ``loss_fn`` and ``optimizer``.
+
+    One step computes ``(loss, (model_state, metrics)), g = value_and_grad(loss_fn)(z, ...)``,
+    then ``optimizer.update(g, opt_state, z, value=loss, grad=g, value_fn=...)`` and
+    ``optax.apply_updates``. The extra arguments let line-search optimisers such as
+    ``optax.lbfgs`` work; every other optimiser ignores them.
+
+    Args:
+      loss_fn: ``loss_fn(z, model_state, batch, key) -> (loss, (model_state, metrics))``
+        with a scalar loss; for subspace training it calls the model on
+        ``subspace.params(z)``.
+      optimizer: any optax ``GradientTransformation``.
+      eval_fn: optional ``eval_fn(z, model_state, batch) -> metrics``.
+
+    Returns:
+      A :class:`Trainer`. Metrics of a step are ``{"loss": ..., **metrics}``.
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"make_trainer: loss_fn must be callable; got {type(loss_fn).__name__}")
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            "make_trainer: optimizer must be an optax.GradientTransformation (e.g. "
+            f"optax.adam(1e-3)); got {type(optimizer).__name__}"
+        )
+    if eval_fn is not None and not callable(eval_fn):
+        raise TypeError(f"make_trainer: eval_fn must be callable; got {type(eval_fn).__name__}")
+    opt = optax.with_extra_args_support(optimizer)
+
+    def init(z: Any, *, key: jax.Array | None = None, model_state: Any = ()) -> TrainState:
+        check_key(key, "Trainer.init")
+        return TrainState(z, opt.init(z), model_state, jnp.zeros((), jnp.int32), key)
+
+    def update(state: TrainState, batch: Any) -> tuple[TrainState, Metrics]:
+        step_key = jax.random.fold_in(state.key, state.step)
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (loss, (model_state, metrics)), grads = grad_fn(
+            state.z, state.model_state, batch, step_key
+        )
+
+        def value_fn(z):
+            return loss_fn(z, state.model_state, batch, step_key)[0]
+
+        updates, opt_state = opt.update(
+            grads, state.opt_state, state.z, value=loss, grad=grads, value_fn=value_fn
+        )
+        z = optax.apply_updates(state.z, updates)
+        new_state = TrainState(z, opt_state, model_state, state.step + 1, state.key)
+        return new_state, {"loss": loss, **metrics}
+
+    def evaluate(state: TrainState, batch: Any) -> Metrics:
+        if eval_fn is None:
+            raise ValueError("Trainer.evaluate: make_trainer was given no eval_fn")
+        return eval_fn(state.z, state.model_state, batch)
+
+    return Trainer(
+        init=init,
+        update=update,
+        step=jax.jit(update, donate_argnums=0),
+        evaluate=jax.jit(evaluate),
+    )
+
+
+def _scan(update, state, batch, num_steps):
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"Trainer.scan: num_steps must be an integer >= 1; got {num_steps!r}")
+
+    def body(carry, _):
+        return update(carry, batch)
+
+    return jax.lax.scan(body, state, None, length=num_steps)

@@ -1,0 +1,143 @@
+"""The drop-in: any parameter pytree becomes θ(z) = θ0 + P z with only z trained."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from subspace.flatten import Unravel, ravel
+from subspace.projections import PROJECTIONS, Projection
+from subspace.projections.base import check_dims, check_key, check_z
+
+__all__ = ["Subspace", "wrap"]
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["theta0", "state"],
+    meta_fields=["unravel", "kind", "d", "options"],
+)
+@dataclasses.dataclass(frozen=True)
+class Subspace:
+    """A random d-dimensional affine subspace θ0 + span(P) of a model's parameter space.
+
+    A pytree: ``theta0`` (the flat initial parameters, shape (D,)) and ``state`` (what
+    defines P) are its leaves; the structure (``unravel``), the projection ``kind``, ``d``
+    and the projection's ``options`` are static. So a ``Subspace`` can be passed through
+    ``jax.jit`` and built under ``jax.vmap`` over keys (one subspace per key).
+
+    Attributes:
+      theta0: flat θ0, shape (D,), in the promoted dtype of the parameters.
+      state: the projection's state (e.g. ``FastfoodState``).
+      unravel: maps a flat θ back to the parameter pytree (see :func:`subspace.ravel`).
+      kind: "dense", "sparse" or "fastfood".
+      d: subspace dimension.
+      options: the projection's keyword options, as sorted (name, value) pairs.
+    """
+
+    theta0: jax.Array
+    state: Any
+    unravel: Unravel
+    kind: str
+    d: int
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def D(self) -> int:  # noqa: N802 -- the paper's symbol
+        """Number of parameters of the model."""
+        return self.unravel.D
+
+    @property
+    def dtype(self) -> np.dtype:
+        """dtype of z and of P z: the parameters' dtype, at least float32."""
+        return _z_dtype(self.unravel.dtype)
+
+    @property
+    def projection(self) -> Projection:
+        """The :class:`Projection` whose state is ``self.state``."""
+        return _projection(self.kind, self.D, self.d, self.dtype, self.options)
+
+    def zeros(self) -> jax.Array:
+        """The starting point z = 0, shape (d,), dtype ``self.dtype``."""
+        return jnp.zeros(self.d, self.dtype)
+
+    def delta(self, z: jax.Array) -> jax.Array:
+        """P z, shape (D,)."""
+        check_z(z, self.d, self.dtype, "Subspace")
+        return self.projection.apply(self.state, z)
+
+    def flat(self, z: jax.Array) -> jax.Array:
+        """θ0 + P z as a flat vector of shape (D,), in the parameters' promoted dtype."""
+        theta = self.theta0.astype(self.dtype) + self.delta(z)
+        return theta.astype(self.unravel.dtype)
+
+    def params(self, z: jax.Array) -> Any:
+        """θ0 + P z as a pytree of the same structure and leaf dtypes as the wrapped params."""
+        return self.unravel(self.flat(z))
+
+
+def wrap(
+    params: Any,
+    d: int,
+    *,
+    projection: str = "fastfood",
+    key: jax.Array | None = None,
+    **options: Any,
+) -> Subspace:
+    """Wraps a parameter pytree into a random d-dimensional subspace around it.
+
+    The given ``params`` are θ0. Train only z (start at ``subspace.zeros()``) and call the
+    model with ``subspace.params(z)`` = θ0 + P z.
+
+    * linen: wrap ``variables["params"]``; other collections (``batch_stats``) stay outside
+      the subspace and keep being updated by the model (``mutable=["batch_stats"]``), as in
+      the original code.
+    * NNX: ``graphdef, params, rest = nnx.split(model, nnx.Param, ...)``, wrap ``params``,
+      and rebuild with ``nnx.merge(graphdef, subspace.params(z), rest)``.
+
+    Args:
+      params: pytree of float arrays, θ0.
+      d: subspace dimension, 1 <= d <= D.
+      projection: "fastfood" (default, O(D) memory), "sparse" or "dense".
+      key: PRNG key that draws P.
+      **options: keyword options of the projection (``max_bytes`` for dense, ``density``
+        for sparse, ``block_size`` for fastfood). The dtype of P and z is the parameters'
+        promoted dtype, at least float32.
+
+    Returns:
+      A :class:`Subspace`.
+
+    Example:
+      >>> variables = model.init(init_key, x)
+      >>> sub = subspace.wrap(variables["params"], 750, key=proj_key)
+      >>> logits = model.apply({"params": sub.params(z)}, x)
+    """
+    if projection not in PROJECTIONS:
+        raise ValueError(
+            f"wrap: projection must be one of {sorted(PROJECTIONS)}; got {projection!r}"
+        )
+    check_key(key, "wrap")
+    if "dtype" in options:
+        raise TypeError("wrap: dtype is not an option; z follows the parameters' dtype")
+    theta0, unravel = ravel(params)
+    _, d = check_dims(unravel.D, d)
+    opts = tuple(sorted(options.items()))
+    proj = _projection(projection, unravel.D, d, _z_dtype(unravel.dtype), opts)  # validates the options, no work
+    state = proj.init(key)
+    return Subspace(theta0, state, unravel, projection, d, opts)
+
+
+def _z_dtype(params_dtype: np.dtype) -> np.dtype:
+    return np.dtype(jnp.promote_types(params_dtype, jnp.float32))
+
+
+@functools.lru_cache(maxsize=256)
+def _projection(kind: str, D: int, d: int, dtype: np.dtype, options: tuple) -> Projection:  # noqa: N803
+    # Cached so that every Subspace with the same static description shares one
+    # Projection object, and a jitted caller sees the same functions (no retrace).
+    return PROJECTIONS[kind](D, d, dtype=dtype, **dict(options))
