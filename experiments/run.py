@@ -71,17 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m experiments.run",
         description="Intrinsic dimension of the toy problem (D = 1000, d_int100 = 10).",
     )
-    parser.add_argument("--dims", type=parse_dims, default=list(range(1, 21)),
-                        help="grid of d: LO..HI, a list 2,4,8 or geom:LO:HI:N (default 1..20)")
-    parser.add_argument("--seeds", type=_positive_int, default=3,
-                        help="seeds per d (default 3)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="first seed; members use seed, seed+1, ... (default 0)")
+    parser.add_argument(
+        "--dims",
+        type=parse_dims,
+        default=list(range(1, 21)),
+        help="grid of d: LO..HI, a list 2,4,8 or geom:LO:HI:N (default 1..20)",
+    )
+    parser.add_argument("--seeds", type=_positive_int, default=3, help="seeds per d (default 3)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="first seed; members use seed, seed+1, ... (default 0)"
+    )
     parser.add_argument("--projection", choices=[*PROJECTIONS, "all"], default="all")
-    parser.add_argument("--steps", type=_positive_int, default=toy.STEPS,
-                        help=f"L-BFGS steps per member (default {toy.STEPS})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=toy.STEPS,
+        help=f"L-BFGS steps per member (default {toy.STEPS})",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+    )
     return parser
 
 
@@ -156,8 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         wall[projection] = time.perf_counter() - start
         relative = final / initial
         runs[projection] = [
-            {"d": int(d), "seed": int(s), "initial_loss": float(i), "final_loss": float(f),
-             "relative_loss": float(r), "solved": bool(r <= toy.TOLERANCE)}
+            {
+                "d": int(d),
+                "seed": int(s),
+                "initial_loss": float(i),
+                "final_loss": float(f),
+                "relative_loss": float(r),
+                "solved": bool(r <= toy.TOLERANCE),
+            }
             for d, s, i, f, r in zip(ds, member_seeds, initial, final, relative, strict=True)
         ]
         d_ints[projection] = d_int(ds, relative, toy.TOLERANCE, higher_is_better=False)
@@ -174,20 +189,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{d:5d}  " + "  ".join(cells))
 
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(args.out / "results.json", {
-        "schema_version": SCHEMA_VERSION,
-        "experiment": "toy",
-        "config": {
-            "D": toy.D, "dims": [int(d) for d in grid], "seeds": seeds, "steps": args.steps,
-            "optimizer": "optax.lbfgs()", "theta0_scale": toy.THETA0_SCALE,
-            "tolerance": toy.TOLERANCE, "projections": projections,
+    atomic_write_json(
+        args.out / "results.json",
+        {
+            "schema_version": SCHEMA_VERSION,
+            "experiment": "toy",
+            "config": {
+                "D": toy.D,
+                "dims": [int(d) for d in grid],
+                "seeds": seeds,
+                "steps": args.steps,
+                "optimizer": "optax.lbfgs()",
+                "theta0_scale": toy.THETA0_SCALE,
+                "tolerance": toy.TOLERANCE,
+                "projections": projections,
+            },
+            "runs": runs,
+            "d_int100": {p: d_ints[p].d for p in projections},
+            "d_int100_interpolated": {p: d_ints[p].interpolated for p in projections},
+            "wall_time_s": {p: round(wall[p], 3) for p in projections},
+            "backend": jax.default_backend(),
         },
-        "runs": runs,
-        "d_int100": {p: d_ints[p].d for p in projections},
-        "d_int100_interpolated": {p: d_ints[p].interpolated for p in projections},
-        "wall_time_s": {p: round(wall[p], 3) for p in projections},
-        "backend": jax.default_backend(),
-    })
+    )
     plot(args.out / "toy.png", runs, toy.TOLERANCE)
     print(f"\nwrote {args.out / 'results.json'} and {args.out / 'toy.png'}")
     for p in projections:

@@ -3,20 +3,11 @@
 θ = θ0 + P z: freeze a random θ0 and a random P (D×d), train only z ∈ R^d.
 """
 
-from subspace.flatten import Leaf
-from subspace.flatten import Unravel
-from subspace.flatten import ravel
+from subspace.flatten import Leaf, Unravel, ravel
 from subspace.hadamard import fwht
-from subspace.projections import PROJECTIONS
-from subspace.projections import Projection
-from subspace.projections import dense
-from subspace.projections import fastfood
-from subspace.projections import sparse
-from subspace.train import TrainState
-from subspace.train import Trainer
-from subspace.train import make_trainer
-from subspace.wrap import Subspace
-from subspace.wrap import wrap
+from subspace.projections import PROJECTIONS, Projection, dense, fastfood, sparse
+from subspace.train import Trainer, TrainState, make_trainer
+from subspace.wrap import Subspace, wrap
 
 __version__ = "0.1.0"
 

@@ -89,7 +89,7 @@ class Unravel:
             for leaf in self.leaves
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
         lines.append(f"D = {self.D}")
         return "\n".join(lines)
 

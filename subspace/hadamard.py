@@ -42,10 +42,15 @@ def fwht(x: ArrayLike) -> jax.Array:
         raise ValueError(f"fwht: the last axis of x must be a power of two (1, 2, 4, ...); got {n}")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
-            f"fwht: x must be floating point (float16, bfloat16, float32, float64); "
-            f"got {x.dtype}"
+            f"fwht: x must be floating point (float16, bfloat16, float32, float64); got {x.dtype}"
         )
-    batch = x.shape[:-1]
+    return _fwht(x)
+
+
+@jax.jit
+def _fwht(x: jax.Array) -> jax.Array:
+    # Jitted so that eager calls run as one compiled program, not log2(n) dispatches.
+    *batch, n = x.shape
     h = 1
     while h < n:
         y = x.reshape(*batch, n // (2 * h), 2, h)

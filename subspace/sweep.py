@@ -116,7 +116,11 @@ def member_subspace(
         init_key = member_keys(theta0_seed)[0]
     params, model_state = task.init(init_key)
     opts = {**padded_options(projection, width), **options}
-    return wrap(params, member.d, projection=projection, key=proj_key, **opts), model_state, train_key
+    return (
+        wrap(params, member.d, projection=projection, key=proj_key, **opts),
+        model_state,
+        train_key,
+    )
 
 
 def make_sweep(
@@ -168,8 +172,9 @@ def make_sweep(
         sub = wrap(params, width, projection=projection, key=proj_key, **opts)
         mask = (jnp.arange(width) < d).astype(sub.dtype)
         trainer = make_trainer(masked_loss(sub, mask), optimizer)
-        return SweepState(sub, mask, trainer.init(sub.zeros(), key=train_key,
-                                                  model_state=model_state))
+        return SweepState(
+            sub, mask, trainer.init(sub.zeros(), key=train_key, model_state=model_state)
+        )
 
     def update_one(state: SweepState, batch: Any) -> tuple[SweepState, dict]:
         trainer = make_trainer(masked_loss(state.subspace, state.mask), optimizer)

@@ -106,9 +106,7 @@ def make_trainer(
     def update(state: TrainState, batch: Any) -> tuple[TrainState, Metrics]:
         step_key = jax.random.fold_in(state.key, state.step)
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, (model_state, metrics)), grads = grad_fn(
-            state.z, state.model_state, batch, step_key
-        )
+        (loss, (model_state, metrics)), grads = grad_fn(state.z, state.model_state, batch, step_key)
 
         def value_fn(z):
             return loss_fn(z, state.model_state, batch, step_key)[0]

@@ -127,7 +127,9 @@ def wrap(
     theta0, unravel = ravel(params)
     _, d = check_dims(unravel.D, d)
     opts = tuple(sorted(options.items()))
-    proj = _projection(projection, unravel.D, d, _z_dtype(unravel.dtype), opts)  # validates the options, no work
+    proj = _projection(
+        projection, unravel.D, d, _z_dtype(unravel.dtype), opts
+    )  # validates the options, no work
     state = proj.init(key)
     return Subspace(theta0, state, unravel, projection, d, opts)
 

@@ -44,8 +44,7 @@ def check_dtype(dtype: Any) -> np.dtype:
         raise TypeError(f"dtype must be a floating-point dtype; got {dtype!r}") from e
     if not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(
-            f"dtype must be a floating-point dtype (float16, bfloat16, float32, float64); "
-            f"got {dt}"
+            f"dtype must be a floating-point dtype (float16, bfloat16, float32, float64); got {dt}"
         )
     return dt
 

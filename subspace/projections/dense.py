@@ -71,4 +71,4 @@ def dense(
         # HIGHEST: TPUs otherwise run float32 matmuls with bfloat16 passes.
         return jnp.dot(state.P, z, precision=jax.lax.Precision.HIGHEST)
 
-    return Projection(init, apply)
+    return Projection(jax.jit(init), jax.jit(apply))

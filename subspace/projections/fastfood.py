@@ -79,9 +79,7 @@ def fastfood(
     else:
         L = _as_int("block_size", block_size)
         if L < d or L & (L - 1):
-            raise ValueError(
-                f"fastfood: block_size must be a power of two >= d = {d}; got {L}"
-            )
+            raise ValueError(f"fastfood: block_size must be a power of two >= d = {d}; got {L}")
     blocks = math.ceil(D / L)
 
     def block(key: jax.Array) -> tuple[jax.Array, ...]:
@@ -125,5 +123,4 @@ def fastfood(
         check_z(z, d, dtype, "fastfood.apply")
         return project(state, z)
 
-    return Projection(init, apply)
-
+    return Projection(jax.jit(init), jax.jit(apply))

@@ -80,4 +80,4 @@ def sparse(
         contributions = state.values * z[:, None]
         return jnp.zeros(D, dtype).at[state.indices.ravel()].add(contributions.ravel())
 
-    return Projection(init, apply)
+    return Projection(jax.jit(init), jax.jit(apply))

@@ -1,0 +1,67 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from subspace import fwht
+
+
+def hadamard_matrix(n):
+    h = np.ones((1, 1))
+    while h.shape[0] < n:
+        h = np.block([[h, h], [h, -h]])
+    return h
+
+
+@pytest.mark.parametrize("n", [1, 2, 8, 64, 1024])
+def test_matches_explicit_hadamard_matrix_in_float64(n):
+    with jax.enable_x64(True):
+        x = np.random.default_rng(n).normal(size=(3, n))
+        y = fwht(jnp.asarray(x, jnp.float64))
+        assert y.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(y), x @ hadamard_matrix(n).T, rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype,tol", [(jnp.float32, 1e-5), (jnp.bfloat16, 3e-2)])
+def test_involution_up_to_n(dtype, tol):
+    n = 256
+    x = jax.random.normal(jax.random.key(0), (2, 5, n)).astype(dtype)
+    y = fwht(fwht(x))
+    assert y.dtype == dtype and y.shape == x.shape
+    np.testing.assert_allclose(
+        np.asarray(y, np.float32) / n, np.asarray(x, np.float32), atol=tol, rtol=tol
+    )
+
+
+def test_batched_over_leading_axes_and_jittable():
+    x = jax.random.normal(jax.random.key(1), (4, 3, 16))
+    rows = jnp.stack([fwht(r) for r in x.reshape(12, 16)]).reshape(4, 3, 16)
+    np.testing.assert_allclose(jax.jit(fwht)(x), rows, rtol=1e-6, atol=1e-6)
+
+
+def test_gradient_is_the_transform_itself():
+    # H is symmetric, so d/dx <g, Hx> = H g.
+    g = jax.random.normal(jax.random.key(2), (32,))
+    x = jax.random.normal(jax.random.key(3), (32,))
+    grad = jax.grad(lambda x: jnp.vdot(g, fwht(x)))(x)
+    np.testing.assert_allclose(grad, fwht(g), rtol=1e-5, atol=1e-5)
+
+
+def test_no_retrace_on_second_call():
+    f = jax.jit(chex.assert_max_traces(fwht, n=1))
+    f(jnp.ones(8))
+    f(jnp.zeros(8))
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 12), (0,)])
+def test_not_a_power_of_two_is_refused(shape):
+    with pytest.raises(ValueError, match="power of two"):
+        fwht(jnp.ones(shape))
+
+
+def test_scalar_and_integer_inputs_are_refused():
+    with pytest.raises(ValueError, match="at least one axis"):
+        fwht(jnp.float32(1.0))
+    with pytest.raises(TypeError, match="floating point"):
+        fwht(jnp.arange(8))
