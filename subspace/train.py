@@ -101,6 +101,8 @@ def make_trainer(
 
     def init(z: Any, *, key: jax.Array | None = None, model_state: Any = ()) -> TrainState:
         check_key(key, "Trainer.init")
+        # Copies, so that donating the state to ``step`` never deletes the caller's arrays.
+        z, model_state = jax.tree_util.tree_map(jnp.array, (z, model_state))
         return TrainState(z, opt.init(z), model_state, jnp.zeros((), jnp.int32), key)
 
     def update(state: TrainState, batch: Any) -> tuple[TrainState, Metrics]:

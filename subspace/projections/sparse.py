@@ -62,7 +62,7 @@ def sparse(
         raise ValueError(f"sparse: density must be in (0, 1]; got {density}")
     k = min(D, max(1, round(D * density)))
     bounds = np.floor(np.arange(k + 1) * D / k).astype(np.int32)  # stratum i: [b_i, b_i+1)
-    lo, hi = jnp.asarray(bounds[:-1]), jnp.asarray(bounds[1:])
+    lo, hi = bounds[:-1], bounds[1:]  # numpy: the factory may run inside a trace
 
     def column(key: jax.Array, j: jax.Array) -> tuple[jax.Array, jax.Array]:
         pos_key, sign_key = jax.random.split(jax.random.fold_in(key, j))
