@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from experiments import toy
 from experiments.io import atomic_write_bytes, atomic_write_json
 from subspace.intrinsic import d_int, mean_by_d
 from subspace.projections import PROJECTIONS
+from subspace.sharding import constrain_members, member_array, member_mesh, pad_members
 from subspace.sweep import make_sweep
 
 SCHEMA_VERSION = 1
@@ -94,28 +95,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train_projection(projection: str, dims: Sequence[int], seeds: Sequence[int], steps: int):
+def train_projection(
+    projection: str,
+    dims: Sequence[int],
+    seeds: Sequence[int],
+    steps: int,
+    mesh: Mesh | None = None,
+):
     """Trains every (d, seed) member of one projection in one compiled program.
+
+    The member axis is split over ``mesh`` (default: all devices); the member count is
+    padded to a multiple of the device count and the copies dropped.
 
     Returns per-member arrays (ds, seeds, initial loss, final loss) as numpy.
     """
+    mesh = member_mesh() if mesh is None else mesh
     sweep = make_sweep(toy.TASK, toy.optimizer(), projection=projection, width=max(dims))
     ds = np.repeat(np.asarray(dims), len(seeds))
     member_seeds = np.tile(np.asarray(seeds), len(dims))
+    n, size = len(ds), mesh.devices.size
 
     @jax.jit
     def run(ds, member_seeds):
-        state = sweep.init(ds, member_seeds)
+        state = constrain_members(sweep.init(ds, member_seeds), mesh)
         initial = sweep.evaluate(state, None)["loss"]
 
         def body(state, _):
-            return sweep.update(state, None)
+            state, metrics = sweep.update(state, None)
+            return constrain_members(state, mesh), metrics
 
         state, _ = jax.lax.scan(body, state, None, length=steps)
         return initial, sweep.evaluate(state, None)["loss"]
 
-    initial, final = run(jnp.asarray(ds), jnp.asarray(member_seeds))
-    return ds, member_seeds, np.asarray(initial), np.asarray(final)
+    initial, final = run(
+        member_array(pad_members(ds, size), mesh),
+        member_array(pad_members(member_seeds, size), mesh),
+    )
+    return ds, member_seeds, np.asarray(initial)[:n], np.asarray(final)[:n]
 
 
 def plot(path: Path, runs: dict, tolerance: float) -> None:

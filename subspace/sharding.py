@@ -1,0 +1,63 @@
+"""Sharding a sweep's member axis over devices with ``jax.sharding``.
+
+Members are independent, so the leading (member) axis of every array of a sweep is split
+over a 1-D mesh of all devices (``Mesh(devices, ("members",))``) and XLA partitions the
+vmapped step without any communication but the shared batch, which is replicated. The
+member count is padded to a multiple of the device count by repeating the last member;
+the copies are dropped from the results. Arrays are built with
+``jax.make_array_from_callback`` from the same host-side values on every process, so the
+same code runs multi-host after ``jax.distributed.initialize()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+__all__ = ["MEMBER_AXIS", "constrain_members", "member_array", "member_mesh", "pad_members"]
+
+MEMBER_AXIS = "members"
+
+
+def member_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A 1-D mesh named ``"members"`` over ``devices`` (default: all devices, all hosts)."""
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("member_mesh: devices must not be empty")
+    return Mesh(np.array(devices), (MEMBER_AXIS,))
+
+
+def pad_members(values: np.ndarray, multiple: int) -> np.ndarray:
+    """Pads the leading axis to a multiple of ``multiple`` by repeating the last entry."""
+    values = np.asarray(values)
+    if values.shape[0] == 0:
+        raise ValueError("pad_members: at least one member is needed")
+    extra = -values.shape[0] % multiple
+    return np.concatenate([values, np.repeat(values[-1:], extra, axis=0)])
+
+
+def member_array(values: np.ndarray, mesh: Mesh) -> jax.Array:
+    """A global array, split over ``mesh`` along its leading (member) axis.
+
+    ``values`` is the full host-side array (the same on every process); its leading axis
+    must be a multiple of the mesh size (see :func:`pad_members`).
+    """
+    values = np.asarray(values)
+    size = mesh.devices.size
+    if values.shape[0] % size:
+        raise ValueError(
+            f"member_array: the member count {values.shape[0]} must be a multiple of the "
+            f"number of devices {size}; pad with pad_members first"
+        )
+    sharding = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
+    return jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
+
+
+def constrain_members(tree: Any, mesh: Mesh) -> Any:
+    """Inside jit: every leaf's leading axis is the member axis, split over ``mesh``."""
+    sharding = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
+    return jax.lax.with_sharding_constraint(tree, jax.tree_util.tree_map(lambda _: sharding, tree))

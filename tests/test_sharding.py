@@ -1,0 +1,59 @@
+"""The member axis split over 4 CPU devices gives the same results as one device."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from subspace.sharding import member_array, member_mesh, pad_members
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = textwrap.dedent("""
+    import jax, numpy as np
+    from experiments.run import train_projection
+    from subspace.sharding import member_mesh
+    assert len(jax.devices()) == 4, jax.devices()
+    for projection in ["dense", "sparse", "fastfood"]:
+        # 3 dims x 2 seeds = 6 members: not a multiple of 4 devices.
+        args = (projection, [3, 9, 12], [0, 1], 40)
+        ds, seeds, init4, final4 = train_projection(*args, mesh=member_mesh())
+        _, _, init1, final1 = train_projection(*args, mesh=member_mesh(jax.devices()[:1]))
+        assert len(final4) == 6
+        np.testing.assert_allclose(init4, init1, rtol=1e-6)
+        np.testing.assert_allclose(final4, final1, rtol=1e-4, atol=1e-9)
+        print(projection, "ok", final4.round(6).tolist())
+""")
+
+
+def test_sharded_sweep_equals_unsharded_on_4_cpu_devices():
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count(" ok ") == 3
+
+
+def test_pad_members_and_member_array():
+    np.testing.assert_array_equal(pad_members(np.arange(6), 4), [0, 1, 2, 3, 4, 5, 5, 5])
+    np.testing.assert_array_equal(pad_members(np.arange(4), 4), np.arange(4))
+    mesh = member_mesh()
+    arr = member_array(pad_members(np.arange(5), len(jax.devices())), mesh)
+    assert arr.sharding.spec == jax.sharding.PartitionSpec("members")
+    with pytest.raises(ValueError, match="at least one member"):
+        pad_members(np.arange(0), 4)
