@@ -12,6 +12,8 @@ line per projection, ``fastfood: d_int100 = 10``. Takes about 20 s on a 2-core C
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 import time
 from collections.abc import Sequence
@@ -22,7 +24,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from experiments import toy
-from experiments.io import atomic_write_bytes, atomic_write_json
+from experiments.io import atomic_write_bytes, atomic_write_json, read_json
 from subspace.intrinsic import d_int, mean_by_d
 from subspace.projections import PROJECTIONS
 from subspace.sharding import constrain_members, member_array, member_mesh, pad_members
@@ -90,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"L-BFGS steps per member (default {toy.STEPS})",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the finished groups (projections) of a results.json with the same config",
+    )
+    parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
     )
     return parser
@@ -135,8 +142,6 @@ def train_projection(
 
 
 def plot(path: Path, runs: dict, tolerance: float) -> None:
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -145,7 +150,9 @@ def plot(path: Path, runs: dict, tolerance: float) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for (name, members), color in zip(runs.items(), ["C0", "C1", "C2"], strict=False):
         ds = np.array([m["d"] for m in members])
-        rel = np.array([m["relative_loss"] for m in members])
+        rel = np.array(
+            [np.nan if m["relative_loss"] is None else m["relative_loss"] for m in members]
+        )
         ax.scatter(ds, np.maximum(rel, 1e-18), s=10, color=color, alpha=0.5)
         grid, mean = mean_by_d(ds, rel)
         ax.plot(grid, np.maximum(mean, 1e-18), "-o", ms=3, color=color, label=name)
@@ -163,76 +170,161 @@ def plot(path: Path, runs: dict, tolerance: float) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None  # JSON has no NaN/inf: null
+
+
+def member_records(ds, member_seeds, initial, final) -> list[dict]:
+    """One record per member; a non-finite final loss is ``diverged`` and not solved."""
+    records = []
+    for d, s, i, f in zip(ds, member_seeds, initial, final, strict=True):
+        rel = f / i
+        diverged = not np.isfinite(rel)
+        records.append(
+            {
+                "d": int(d),
+                "seed": int(s),
+                "initial_loss": _finite(i),
+                "final_loss": _finite(f),
+                "relative_loss": _finite(rel),
+                "solved": bool(not diverged and rel <= toy.TOLERANCE),
+                "status": "diverged" if diverged else "ok",
+            }
+        )
+    return records
+
+
+def load_previous(path: Path, config: dict, resume: bool) -> dict:
+    """The finished groups of an earlier run with the same config, or {} for a new run.
+
+    A corrupt file, or one written with another config, is refused, never overwritten.
+    """
+    if not path.exists():
+        return {}
+    previous = read_json(path)
+    if not isinstance(previous, dict) or previous.get("schema_version") != SCHEMA_VERSION:
+        raise SystemExit(
+            f"error: {path} is not a results file of schema version {SCHEMA_VERSION}; "
+            "refusing to overwrite it: choose another --out or remove it"
+        )
+    if previous.get("config") != config:
+        old = previous.get("config") or {}
+        keys = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+        raise SystemExit(
+            f"error: {path} was written with another config (differs in {', '.join(keys)}); "
+            "refusing to overwrite it: choose another --out or remove it"
+        )
+    return previous.get("runs", {}) if resume else {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     projections = list(PROJECTIONS) if args.projection == "all" else [args.projection]
     seeds = list(range(args.seed, args.seed + args.seeds))
+    grid = [int(d) for d in args.dims]
+    config = {
+        "D": toy.D,
+        "dims": grid,
+        "seeds": seeds,
+        "steps": args.steps,
+        "optimizer": "optax.lbfgs()",
+        "theta0_scale": toy.THETA0_SCALE,
+        "tolerance": toy.TOLERANCE,
+        "projections": projections,
+    }
+    results_path = args.out / "results.json"
+    runs = load_previous(results_path, config, args.resume)
     print(
-        f"toy problem: D = {toy.D}, d in {args.dims[0]}..{args.dims[-1]} "
-        f"({len(args.dims)} values), seeds {seeds}, {args.steps} L-BFGS steps, "
-        f"tolerance {toy.TOLERANCE:g} (final/initial loss); backend {jax.default_backend()}"
+        f"toy problem: D = {toy.D}, d in {grid[0]}..{grid[-1]} ({len(grid)} values), "
+        f"seeds {seeds}, {args.steps} L-BFGS steps, tolerance {toy.TOLERANCE:g} "
+        f"(final/initial loss); {len(jax.devices())} {jax.default_backend()} device(s)"
     )
-    runs, d_ints, wall = {}, {}, {}
-    for projection in projections:
-        start = time.perf_counter()
-        ds, member_seeds, initial, final = train_projection(
-            projection, args.dims, seeds, args.steps
-        )
-        wall[projection] = time.perf_counter() - start
-        relative = final / initial
-        runs[projection] = [
-            {
-                "d": int(d),
-                "seed": int(s),
-                "initial_loss": float(i),
-                "final_loss": float(f),
-                "relative_loss": float(r),
-                "solved": bool(r <= toy.TOLERANCE),
-            }
-            for d, s, i, f, r in zip(ds, member_seeds, initial, final, relative, strict=True)
-        ]
-        d_ints[projection] = d_int(ds, relative, toy.TOLERANCE, higher_is_better=False)
-        print(f"{projection}: {len(ds)} members in one program, {wall[projection]:.1f} s")
 
-    grid = np.asarray(args.dims)
-    print("\nmean final/initial loss over seeds")
-    print("    d  " + "  ".join(f"{p:>10}" for p in projections))
-    for i, d in enumerate(grid):
-        cells = []
-        for p in projections:
-            _, mean = mean_by_d([m["d"] for m in runs[p]], [m["relative_loss"] for m in runs[p]])
-            cells.append(f"{mean[i]:10.2e}")
-        print(f"{d:5d}  " + "  ".join(cells))
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        args.out / "results.json",
-        {
+    def document(runs: dict) -> dict:
+        done = [p for p in projections if p in runs]
+        d_ints = {
+            p: d_int(
+                [m["d"] for m in runs[p]],
+                [np.nan if m["relative_loss"] is None else m["relative_loss"] for m in runs[p]],
+                toy.TOLERANCE,
+                higher_is_better=False,
+            )
+            for p in done
+        }
+        return {
             "schema_version": SCHEMA_VERSION,
             "experiment": "toy",
-            "config": {
-                "D": toy.D,
-                "dims": [int(d) for d in grid],
-                "seeds": seeds,
-                "steps": args.steps,
-                "optimizer": "optax.lbfgs()",
-                "theta0_scale": toy.THETA0_SCALE,
-                "tolerance": toy.TOLERANCE,
-                "projections": projections,
-            },
-            "runs": runs,
-            "d_int100": {p: d_ints[p].d for p in projections},
-            "d_int100_interpolated": {p: d_ints[p].interpolated for p in projections},
-            "wall_time_s": {p: round(wall[p], 3) for p in projections},
-            "backend": jax.default_backend(),
-        },
+            "config": config,
+            "complete": len(done) == len(projections),
+            "runs": {p: runs[p] for p in done},
+            "d_int100": {p: d_ints[p].d for p in done},
+            "d_int100_interpolated": {p: d_ints[p].interpolated for p in done},
+        }
+
+    # One group per projection: its members train in one program, then the results are
+    # written atomically, so an interruption loses at most the group in flight.
+    wall = {}
+    for projection in projections:
+        if projection in runs:
+            print(f"{projection}: finished in an earlier run (--resume), skipped")
+            continue
+        start = time.perf_counter()
+        ds, member_seeds, initial, final = train_projection(projection, grid, seeds, args.steps)
+        wall[projection] = round(time.perf_counter() - start, 3)
+        runs[projection] = member_records(ds, member_seeds, initial, final)
+        diverged = sum(m["status"] == "diverged" for m in runs[projection])
+        print(
+            f"{projection}: {len(ds)} members in one program, {wall[projection]:.1f} s, "
+            f"{diverged} diverged"
+        )
+        atomic_write_json(results_path, document(runs))
+
+    results = document(runs)
+    atomic_write_json(results_path, results)
+    write_csv(args.out / "results.csv", runs, projections)
+    atomic_write_json(
+        args.out / "timings.json",
+        {"wall_time_s": wall, "backend": jax.default_backend(), "devices": len(jax.devices())},
     )
     plot(args.out / "toy.png", runs, toy.TOLERANCE)
-    print(f"\nwrote {args.out / 'results.json'} and {args.out / 'toy.png'}")
+
+    print("\nmean final/initial loss over seeds")
+    print("    d  " + "  ".join(f"{p:>10}" for p in projections))
+    means = {
+        p: mean_by_d(
+            [m["d"] for m in runs[p]],
+            [np.nan if m["relative_loss"] is None else m["relative_loss"] for m in runs[p]],
+        )[1]
+        for p in projections
+    }
+    for i, d in enumerate(grid):
+        print(f"{d:5d}  " + "  ".join(f"{means[p][i]:10.2e}" for p in projections))
+    print(f"\nwrote results.json, results.csv, timings.json and toy.png to {args.out}")
     for p in projections:
-        value = d_ints[p].d if d_ints[p].d is not None else f"> {grid[-1]} (not reached)"
-        print(f"{p}: d_int100 = {value}")
+        value = results["d_int100"][p]
+        print(f"{p}: d_int100 = {value if value is not None else f'> {grid[-1]} (not reached)'}")
     return 0
+
+
+def write_csv(path: Path, runs: dict, projections: Sequence[str]) -> None:
+    """``results.csv``: one row per member."""
+    fields = [
+        "projection",
+        "d",
+        "seed",
+        "initial_loss",
+        "final_loss",
+        "relative_loss",
+        "solved",
+        "status",
+    ]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for p in projections:
+        for m in runs[p]:
+            writer.writerow({"projection": p, **m})
+    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 if __name__ == "__main__":

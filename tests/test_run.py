@@ -61,3 +61,54 @@ def test_bad_arguments_are_refused(argv, message, capsys, tmp_path):
 
 def test_parse_dims_geometric():
     assert run.parse_dims("geom:2:32:5") == [2, 4, 8, 16, 32]
+
+
+def test_results_csv_and_diverged_members(tmp_path):
+    records = run.member_records([9, 10], [0, 0], [2.0, 2.0], [0.5, float("nan")])
+    assert records[0]["status"] == "ok" and not records[0]["solved"]
+    assert records[1]["status"] == "diverged" and records[1]["relative_loss"] is None
+    assert not records[1]["solved"]
+    run.write_csv(tmp_path / "r.csv", {"dense": records}, ["dense"])
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert lines[0] == "projection,d,seed,initial_loss,final_loss,relative_loss,solved,status"
+    assert lines[2] == "dense,10,0,2.0,,,False,diverged"
+
+
+ARGS = ["--dims", "9,10", "--seeds", "1"]
+
+
+def test_killed_run_resumes_to_the_same_results(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    run.main([*ARGS, "--out", str(full)])
+    # A real interruption: kill the job once its first group is on disk.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.run", *ARGS, "--out", str(part)],
+        cwd=run.Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while not (part / "results.json").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    partial = json.loads((part / "results.json").read_text())
+    assert not partial["complete"] and "dense" in partial["runs"]
+    assert len(partial["runs"]) < 3
+    run.main([*ARGS, "--out", str(part), "--resume"])
+    assert (part / "results.json").read_bytes() == (full / "results.json").read_bytes()
+    assert (part / "results.csv").read_bytes() == (full / "results.csv").read_bytes()
+
+
+def test_mismatched_or_corrupt_results_are_refused(tmp_path):
+    (tmp_path / "results.json").write_text('{"schema_version": 1, "config": {"D": 5}}')
+    with pytest.raises(SystemExit, match="another config"):
+        run.main([*ARGS, "--out", str(tmp_path)])
+    (tmp_path / "results.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        run.main([*ARGS, "--out", str(tmp_path), "--resume"])
+    assert (tmp_path / "results.json").read_text() == "{not json"  # never overwritten
