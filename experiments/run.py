@@ -1,12 +1,18 @@
-"""The main job: measure the intrinsic dimension of the toy problem (known answer: 10).
+"""Run an intrinsic-dimension sweep from a config: the main job of the project.
 
-    python -m experiments.run                      # d = 1..20, 3 seeds, all projections
-    python -m experiments.run --seed 7 --dims 5,9,10,11 --projection fastfood --out /tmp/toy
+    python -m experiments.run                        # the toy problem (d_int100 = 10)
+    python -m experiments.run CONFIG [--dims LIST|LO..HI|geom:LO:HI:N] [--seeds N]
+        [--projection dense|sparse|fastfood|all] [--epochs E] [--steps S]
+        [--batch-size B] [--lr LR] [--out DIR] [--resume] [--refine] [--smoke]
 
-For every projection, all (d, seed) members are trained at once in one compiled program
-(z padded to the largest d, see :mod:`subspace.sweep`). Prints a table of the mean relative
-final loss per d, writes ``results.json`` and ``toy.png`` to ``--out`` and ends with one
-line per projection, ``fastfood: d_int100 = 10``. Takes about 20 s on a 2-core CPU.
+For every projection the (d, seed) members are split into groups that fit the memory
+budget; each group trains in one compiled, vmapped program whose member axis is split
+over all devices (:mod:`subspace.loop`). After each group the results are written
+atomically, so an interrupted run loses at most the group in flight and ``--resume``
+picks up where it stopped. ``--refine`` then narrows d_int with K-section passes
+(:func:`subspace.intrinsic.search`). Writes ``results.json``, ``results.csv``,
+``timings.json`` and ``sweep.png`` to ``--out`` (default experiments/results/CONFIG) and
+ends with one line per projection, e.g. ``fastfood: d_int100 = 10``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -21,17 +28,23 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from jax.sharding import Mesh
+from tqdm import tqdm
 
-from experiments import toy
+from experiments import config as configs
 from experiments.io import atomic_write_bytes, atomic_write_json, read_json
-from subspace.intrinsic import d_int, mean_by_d
+from experiments.plots import plot_sweep
+from subspace.intrinsic import bootstrap_d_int, d_int, mean_by_d, search
+from subspace.loop import train_group
+from subspace.memory import default_budget, group_size, program_bytes
 from subspace.projections import PROJECTIONS
-from subspace.sharding import constrain_members, member_array, member_mesh, pad_members
-from subspace.sweep import make_sweep
+from subspace.sharding import member_mesh
+from subspace.sweep import make_baseline, make_sweep
 
-SCHEMA_VERSION = 1
-DEFAULT_OUT = Path("experiments/results/toy")
+SCHEMA_VERSION = 2
+REFINE_K = 4
+
+
+# --- arguments ---------------------------------------------------------------------------
 
 
 def parse_dims(text: str) -> list[int]:
@@ -52,279 +65,419 @@ def parse_dims(text: str) -> list[int]:
             f"--dims must be LO..HI, a comma-separated list of integers or geom:LO:HI:N; "
             f"got {text!r}"
         ) from None
-    if not dims or dims[0] < 1 or dims[-1] > toy.D:
-        raise argparse.ArgumentTypeError(
-            f"--dims values must be integers in [1, D={toy.D}]; got {text!r}"
-        )
+    if not dims or dims[0] < 1:
+        raise argparse.ArgumentTypeError(f"--dims values must be integers >= 1; got {text!r}")
     return dims
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}")
-    return value
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0 or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a number > 0; got {text!r}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.run",
-        description="Intrinsic dimension of the toy problem (D = 1000, d_int100 = 10).",
+        description="Measure the intrinsic dimension of a config's model and task.",
     )
     parser.add_argument(
-        "--dims",
-        type=parse_dims,
-        default=list(range(1, 21)),
-        help="grid of d: LO..HI, a list 2,4,8 or geom:LO:HI:N (default 1..20)",
+        "config",
+        nargs="?",
+        default="toy",
+        help=f"one of: {', '.join(configs.available())} (default toy)",
     )
-    parser.add_argument("--seeds", type=_positive_int, default=3, help="seeds per d (default 3)")
+    parser.add_argument(
+        "--dims", type=parse_dims, help="grid of d: LO..HI, a list 2,4,8 or geom:LO:HI:N"
+    )
+    parser.add_argument("--seeds", type=_positive(int), help="seeds per d")
     parser.add_argument(
         "--seed", type=int, default=0, help="first seed; members use seed, seed+1, ... (default 0)"
     )
-    parser.add_argument("--projection", choices=[*PROJECTIONS, "all"], default="all")
+    parser.add_argument("--projection", choices=[*PROJECTIONS, "all"])
+    parser.add_argument("--epochs", type=_positive(int))
+    parser.add_argument("--steps", type=_positive(int), help="steps (full-batch configs)")
+    parser.add_argument("--batch-size", type=_positive(int))
+    parser.add_argument("--lr", type=_positive(float))
     parser.add_argument(
-        "--steps",
-        type=_positive_int,
-        default=toy.STEPS,
-        help=f"L-BFGS steps per member (default {toy.STEPS})",
+        "--out", type=Path, help="output folder (default experiments/results/CONFIG)"
     )
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="keep the finished groups (projections) of a results.json with the same config",
+        help="keep the finished members of a results.json with the same config",
     )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+        "--refine",
+        action="store_true",
+        help=f"narrow d_int with {REFINE_K}-section passes inside the bracket",
+    )
+    parser.add_argument("--smoke", action="store_true", help="the config's tiny test mode")
+    parser.add_argument("--data-dir", help="folder of the offline dataset files")
+    parser.add_argument(
+        "--budget-mb",
+        type=_positive(float),
+        help="memory budget per device in MB (default: half an "
+        "accelerator's memory, a quarter of the host's on the CPU)",
+    )
+    parser.add_argument(
+        "--per-member-shuffle",
+        action="store_true",
+        help="each member its own minibatch order (default: shared)",
     )
     return parser
 
 
-def train_projection(
-    projection: str,
-    dims: Sequence[int],
-    seeds: Sequence[int],
-    steps: int,
-    mesh: Mesh | None = None,
-):
-    """Trains every (d, seed) member of one projection in one compiled program.
-
-    The member axis is split over ``mesh`` (default: all devices); the member count is
-    padded to a multiple of the device count and the copies dropped.
-
-    Returns per-member arrays (ds, seeds, initial loss, final loss) as numpy.
-    """
-    mesh = member_mesh() if mesh is None else mesh
-    sweep = make_sweep(toy.TASK, toy.optimizer(), projection=projection, width=max(dims))
-    ds = np.repeat(np.asarray(dims), len(seeds))
-    member_seeds = np.tile(np.asarray(seeds), len(dims))
-    n, size = len(ds), mesh.devices.size
-
-    @jax.jit
-    def run(ds, member_seeds):
-        state = constrain_members(sweep.init(ds, member_seeds), mesh)
-        initial = sweep.evaluate(state, None)["loss"]
-
-        def body(state, _):
-            state, metrics = sweep.update(state, None)
-            return constrain_members(state, mesh), metrics
-
-        state, _ = jax.lax.scan(body, state, None, length=steps)
-        return initial, sweep.evaluate(state, None)["loss"]
-
-    initial, final = run(
-        member_array(pad_members(ds, size), mesh),
-        member_array(pad_members(member_seeds, size), mesh),
-    )
-    return ds, member_seeds, np.asarray(initial)[:n], np.asarray(final)[:n]
+# --- the run -----------------------------------------------------------------------------
 
 
-def plot(path: Path, runs: dict, tolerance: float) -> None:
-    import matplotlib
+class Run:
+    """One invocation: the experiment, its settings, and the results on disk."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for (name, members), color in zip(runs.items(), ["C0", "C1", "C2"], strict=False):
-        ds = np.array([m["d"] for m in members])
-        rel = np.array(
-            [np.nan if m["relative_loss"] is None else m["relative_loss"] for m in members]
+    def __init__(self, args: argparse.Namespace):
+        try:
+            exp = configs.load(args.config, smoke=args.smoke)
+        except ValueError as e:
+            raise SystemExit(f"error: {e}") from None
+        self.exp = exp
+        self.dims = args.dims or list(exp.dims)
+        self.seeds = list(range(args.seed, args.seed + (args.seeds or exp.seeds)))
+        if args.projection == "all":
+            self.projections = list(PROJECTIONS)
+        else:
+            self.projections = [args.projection] if args.projection else list(exp.projections)
+        self.lr = args.lr or exp.lr
+        self.batch_size = args.batch_size or exp.batch_size
+        self.args = args
+        self.out = args.out or Path("experiments/results") / (
+            exp.name + ("_smoke" if args.smoke else "")
         )
-        ax.scatter(ds, np.maximum(rel, 1e-18), s=10, color=color, alpha=0.5)
-        grid, mean = mean_by_d(ds, rel)
-        ax.plot(grid, np.maximum(mean, 1e-18), "-o", ms=3, color=color, label=name)
-    ax.axhline(tolerance, color="k", ls="--", lw=1, label=f"tolerance {tolerance:g}")
-    ax.axvline(10, color="grey", ls=":", lw=1, label="known answer d = 10")
-    ax.set_yscale("log")
-    ax.set_xlabel("subspace dimension d")
-    ax.set_ylabel("final loss / initial loss")
-    ax.set_title("Toy problem (D = 1000): d_int100 = first d below tolerance")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+        params, _ = jax.eval_shape(exp.task.init, jax.random.key(0))
+        self.D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
+        if self.dims[-1] > self.D:
+            raise SystemExit(f"error: --dims values must be <= D = {self.D}; got {self.dims[-1]}")
+        if exp.data is not None and args.steps:
+            raise SystemExit("error: --steps is for full-batch configs; use --epochs")
+        if exp.data is None and (args.epochs or args.batch_size):
+            raise SystemExit(
+                f"error: {exp.name} is full-batch: use --steps, not --epochs/--batch-size"
+            )
+        self.data = exp.data(args.data_dir) if exp.data is not None else None
+        if self.data is None:
+            self.steps = args.steps or exp.steps
+        else:
+            epochs = args.epochs or exp.epochs
+            self.steps = epochs * (len(self.data.train_x) // self.batch_size)
+        self.mesh = member_mesh()
+        self.budget = int(args.budget_mb * 2**20) if args.budget_mb else default_budget()
+        self.config = {
+            "name": exp.name,
+            "smoke": args.smoke,
+            "D": self.D,
+            "dims": self.dims,
+            "seeds": self.seeds,
+            "projections": self.projections,
+            "steps": self.steps,
+            "epochs": None if self.data is None else (args.epochs or exp.epochs),
+            "batch_size": None if self.data is None else self.batch_size,
+            "lr": self.lr,
+            "metric": exp.metric,
+            "higher_is_better": exp.higher_is_better,
+            "threshold": exp.threshold,
+            "fraction": exp.fraction,
+            "shuffle_seed": exp.shuffle_seed,
+            "per_member_shuffle": args.per_member_shuffle,
+            "refine": args.refine,
+        }
+        self.results_path = self.out / "results.json"
+        self.members, self.baseline, self.timings = self._load_previous()
 
+    # results on disk
 
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None  # JSON has no NaN/inf: null
+    def _load_previous(self) -> tuple[list, list, dict]:
+        """Finished members of an earlier run with the same config (--resume), else none.
 
+        A corrupt file, or one written with another config, is refused, never overwritten.
+        """
+        if not self.results_path.exists():
+            return [], [], {}
+        previous = read_json(self.results_path)
+        if not isinstance(previous, dict) or previous.get("schema_version") != SCHEMA_VERSION:
+            raise SystemExit(
+                f"error: {self.results_path} is not a results file of schema version "
+                f"{SCHEMA_VERSION}; refusing to overwrite it: choose another --out or remove it"
+            )
+        if previous.get("config") != self.config:
+            old = previous.get("config") or {}
+            keys = sorted(
+                k for k in set(old) | set(self.config) if old.get(k) != self.config.get(k)
+            )
+            raise SystemExit(
+                f"error: {self.results_path} was written with another config (differs in "
+                f"{', '.join(keys)}); refusing to overwrite it: choose another --out or "
+                "remove it"
+            )
+        if not self.args.resume:
+            return [], [], {}
+        timings_path = self.out / "timings.json"
+        timings = read_json(timings_path).get("members", {}) if timings_path.exists() else {}
+        return previous.get("members", []), previous.get("baseline", []), timings
 
-def member_records(ds, member_seeds, initial, final) -> list[dict]:
-    """One record per member; a non-finite final loss is ``diverged`` and not solved."""
-    records = []
-    for d, s, i, f in zip(ds, member_seeds, initial, final, strict=True):
-        rel = f / i
-        diverged = not np.isfinite(rel)
-        records.append(
+    def save(self, summary: dict | None = None) -> None:
+        document = {
+            "schema_version": SCHEMA_VERSION,
+            "config": self.config,
+            "complete": summary is not None,
+            "baseline": self.baseline,
+            "members": sorted(self.members, key=lambda r: (r["projection"], r["d"], r["seed"])),
+            **(summary or {}),
+        }
+        atomic_write_json(self.results_path, document)
+        atomic_write_json(
+            self.out / "timings.json",
             {
-                "d": int(d),
-                "seed": int(s),
-                "initial_loss": _finite(i),
-                "final_loss": _finite(f),
-                "relative_loss": _finite(rel),
-                "solved": bool(not diverged and rel <= toy.TOLERANCE),
-                "status": "diverged" if diverged else "ok",
+                "backend": jax.default_backend(),
+                "devices": len(jax.devices()),
+                "members": self.timings,
+            },
+        )
+
+    # training
+
+    def _records(self, kind, keys, out, width, wall):
+        records = []
+        values = np.asarray(self.exp.metric_fn(out), np.float64)
+        for i, key in enumerate(keys):
+            ok = bool(out["finite"][i]) and bool(np.isfinite(values[i]))
+            record = {
+                **key,
+                "width": width,
+                "steps": self.steps,
+                "status": "ok" if ok else "diverged",
+                self.exp.metric: float(values[i]) if ok else None,
             }
+            for name, v in sorted(out.items()):
+                if name != "finite":
+                    record[name] = float(v[i]) if np.isfinite(v[i]) else None
+            records.append(record)
+            self.timings[f"{kind}/{key.get('d', '-')}/{key['seed']}"] = round(wall, 3)
+        return records
+
+    def _groups(self, sweep, init_args_one, n):
+        """Members per group from a measured one-member step, printed."""
+        state = jax.eval_shape(sweep.init, *init_args_one)
+        state = jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), state)
+        if self.data is None:
+            batch = None
+        else:
+            x, y = self.data.train_x, self.data.train_y
+            batch = (
+                jax.ShapeDtypeStruct((self.batch_size, *x.shape[1:]), x.dtype),
+                jax.ShapeDtypeStruct((self.batch_size,), y.dtype),
+            )
+        per_member = program_bytes(sweep.update, state, batch)
+        data_bytes = 0 if self.data is None else self.data.train_x.nbytes
+        budget = max(self.budget - data_bytes, per_member)
+        devices = self.mesh.devices.size
+        size = group_size(n, per_member, budget, devices)
+        print(
+            f"  memory: {per_member / 2**20:.1f} MB per member (XLA memory analysis of a "
+            f"one-member step), budget {budget / 2**20:.0f} MB per device -> groups of "
+            f"{size} ({math.ceil(n / size)} group(s), {devices} device(s))"
         )
-    return records
+        return size
+
+    def train(
+        self, kind: str, sweep, keys: list[dict], init_args: list[np.ndarray], width: int
+    ) -> None:
+        """Trains the members ``keys`` in groups, saving after each group."""
+        n = len(keys)
+        size = self._groups(sweep, [a[:1] for a in init_args], n)
+        bar = tqdm(
+            total=n * self.steps,
+            unit="member-step",
+            unit_scale=True,
+            desc=kind,
+            leave=False,
+            disable=None,
+        )
+        for g, start in enumerate(range(0, n, size)):
+            t0 = time.perf_counter()
+            sel = slice(start, start + size)
+            out = train_group(
+                sweep,
+                tuple(a[sel] for a in init_args),
+                steps=self.steps,
+                data=self.data,
+                batch_size=self.batch_size,
+                shuffle_seed=self.exp.shuffle_seed,
+                per_member_shuffle=self.args.per_member_shuffle,
+                group_size=size,
+                mesh=self.mesh,
+                on_steps=bar.update,
+            )
+            wall = time.perf_counter() - t0
+            records = self._records(kind, keys[sel], out, width, wall)
+            if kind == "baseline":
+                self.baseline += records
+            else:
+                self.members += records
+            self.save()
+            values = [r[self.exp.metric] for r in records if r[self.exp.metric] is not None]
+            best = (max if self.exp.higher_is_better else min)(values) if values else None
+            diverged = sum(r["status"] == "diverged" for r in records)
+            ds = [r["d"] for r in records if "d" in r]
+            span = f", d {min(ds)}..{max(ds)}" if ds else ""
+            tqdm.write(
+                f"  {kind} group {g + 1}/{math.ceil(n / size)}: {len(records)} members"
+                f"{span}, {wall:.1f} s, best {self.exp.metric} "
+                f"{best if best is None else f'{best:.4g}'}, {diverged} diverged"
+            )
+        bar.close()
+
+    def run_baseline(self) -> float | None:
+        if not self.exp.baseline:
+            return None
+        done = {r["seed"] for r in self.baseline}
+        todo = [s for s in self.seeds if s not in done]
+        if todo:
+            print(f"baseline: full-parameter training, D = {self.D}, seeds {todo}")
+            sweep = make_baseline(self.exp.task, self.exp.optimizer(self.lr))
+            self.train("baseline", sweep, [{"seed": s} for s in todo], [np.array(todo)], 0)
+        values = [r[self.exp.metric] for r in self.baseline]
+        if any(v is None for v in values):
+            raise SystemExit("error: the baseline diverged; lower --lr")
+        return float(np.mean(values))
+
+    def run_dims(self, projection: str, dims: Sequence[int]) -> tuple[list[int], list[float]]:
+        """Trains the missing (d, seed) members of ``dims``; returns (ds, values) of all."""
+        done = {(r["d"], r["seed"]) for r in self.members if r["projection"] == projection}
+        todo = [(d, s) for d in dims for s in self.seeds if (d, s) not in done]
+        if todo:
+            width = max(dims)
+            print(
+                f"{projection}: {len(todo)} members, d in {sorted({d for d, _ in todo})}, "
+                f"z padded to {width}"
+            )
+            sweep = make_sweep(
+                self.exp.task, self.exp.optimizer(self.lr), projection=projection, width=width
+            )
+            keys = [{"projection": projection, "d": d, "seed": s} for d, s in todo]
+            init_args = [np.array([d for d, _ in todo]), np.array([s for _, s in todo])]
+            self.train(projection, sweep, keys, init_args, width)
+        rows = [r for r in self.members if r["projection"] == projection and r["d"] in dims]
+        return (
+            [r["d"] for r in rows],
+            [np.nan if r[self.exp.metric] is None else r[self.exp.metric] for r in rows],
+        )
 
 
-def load_previous(path: Path, config: dict, resume: bool) -> dict:
-    """The finished groups of an earlier run with the same config, or {} for a new run.
-
-    A corrupt file, or one written with another config, is refused, never overwritten.
-    """
-    if not path.exists():
-        return {}
-    previous = read_json(path)
-    if not isinstance(previous, dict) or previous.get("schema_version") != SCHEMA_VERSION:
-        raise SystemExit(
-            f"error: {path} is not a results file of schema version {SCHEMA_VERSION}; "
-            "refusing to overwrite it: choose another --out or remove it"
-        )
-    if previous.get("config") != config:
-        old = previous.get("config") or {}
-        keys = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-        raise SystemExit(
-            f"error: {path} was written with another config (differs in {', '.join(keys)}); "
-            "refusing to overwrite it: choose another --out or remove it"
-        )
-    return previous.get("runs", {}) if resume else {}
+def write_csv(path: Path, members: list[dict], baseline: list[dict], timings: dict) -> None:
+    """``results.csv``: one row per member (and per baseline seed, projection "baseline")."""
+    rows = [{"projection": "baseline", **r} for r in baseline] + members
+    fields = ["projection", "d", "seed", "width", "steps", "status"]
+    fields += sorted({k for r in rows for k in r} - set(fields)) + ["wall_time_s"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        key = f"{r['projection'] if 'd' in r else 'baseline'}/{r.get('d', '-')}/{r['seed']}"
+        writer.writerow({**r, "wall_time_s": timings.get(key)})
+    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    projections = list(PROJECTIONS) if args.projection == "all" else [args.projection]
-    seeds = list(range(args.seed, args.seed + args.seeds))
-    grid = [int(d) for d in args.dims]
-    config = {
-        "D": toy.D,
-        "dims": grid,
-        "seeds": seeds,
-        "steps": args.steps,
-        "optimizer": "optax.lbfgs()",
-        "theta0_scale": toy.THETA0_SCALE,
-        "tolerance": toy.TOLERANCE,
-        "projections": projections,
-    }
-    results_path = args.out / "results.json"
-    runs = load_previous(results_path, config, args.resume)
+    run = Run(args)
+    exp = run.exp
     print(
-        f"toy problem: D = {toy.D}, d in {grid[0]}..{grid[-1]} ({len(grid)} values), "
-        f"seeds {seeds}, {args.steps} L-BFGS steps, tolerance {toy.TOLERANCE:g} "
-        f"(final/initial loss); {len(jax.devices())} {jax.default_backend()} device(s)"
+        f"{exp.name}: D = {run.D}, d in {run.dims}, seeds {run.seeds}, projections "
+        f"{run.projections}, {run.steps} steps per member; {len(jax.devices())} "
+        f"{jax.default_backend()} device(s)"
     )
+    baseline = run.run_baseline()
+    threshold = exp.threshold if exp.threshold is not None else exp.fraction * baseline
+    if baseline is not None:
+        print(f"baseline {exp.metric} = {baseline:.4f} -> threshold {threshold:.4f}")
 
-    def document(runs: dict) -> dict:
-        done = [p for p in projections if p in runs]
-        d_ints = {
-            p: d_int(
-                [m["d"] for m in runs[p]],
-                [np.nan if m["relative_loss"] is None else m["relative_loss"] for m in runs[p]],
-                toy.TOLERANCE,
-                higher_is_better=False,
+    summary = {"baseline_metric": baseline, "threshold": threshold, "d_int": {}}
+    for projection in run.projections:
+        if args.refine:
+            result = search(
+                lambda dims, p=projection: run.run_dims(p, dims),
+                run.dims,
+                threshold,
+                higher_is_better=exp.higher_is_better,
+                k=REFINE_K,
             )
-            for p in done
+            ds, values = result.ds, result.values
+            rounds = [list(r) for r in result.rounds]
+        else:
+            ds, values = run.run_dims(projection, run.dims)
+            rounds = [run.dims]
+        point = d_int(ds, values, threshold, higher_is_better=exp.higher_is_better)
+        lo, hi = bootstrap_d_int(ds, values, threshold, higher_is_better=exp.higher_is_better)
+        summary["d_int"][projection] = {
+            "d": point.d,
+            "interpolated": point.interpolated,
+            "ci90": [None if not np.isfinite(lo) else lo, None if not np.isfinite(hi) else hi],
+            "compression": None if point.d is None else run.D / point.d,
+            "rounds": rounds,
         }
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "experiment": "toy",
-            "config": config,
-            "complete": len(done) == len(projections),
-            "runs": {p: runs[p] for p in done},
-            "d_int100": {p: d_ints[p].d for p in done},
-            "d_int100_interpolated": {p: d_ints[p].interpolated for p in done},
-        }
-
-    # One group per projection: its members train in one program, then the results are
-    # written atomically, so an interruption loses at most the group in flight.
-    wall = {}
-    for projection in projections:
-        if projection in runs:
-            print(f"{projection}: finished in an earlier run (--resume), skipped")
-            continue
-        start = time.perf_counter()
-        ds, member_seeds, initial, final = train_projection(projection, grid, seeds, args.steps)
-        wall[projection] = round(time.perf_counter() - start, 3)
-        runs[projection] = member_records(ds, member_seeds, initial, final)
-        diverged = sum(m["status"] == "diverged" for m in runs[projection])
-        print(
-            f"{projection}: {len(ds)} members in one program, {wall[projection]:.1f} s, "
-            f"{diverged} diverged"
-        )
-        atomic_write_json(results_path, document(runs))
-
-    results = document(runs)
-    atomic_write_json(results_path, results)
-    write_csv(args.out / "results.csv", runs, projections)
-    atomic_write_json(
-        args.out / "timings.json",
-        {"wall_time_s": wall, "backend": jax.default_backend(), "devices": len(jax.devices())},
+    run.save(summary)
+    write_csv(run.out / "results.csv", run.members, run.baseline, run.timings)
+    plot_sweep(
+        run.out / "sweep.png",
+        run.members,
+        metric=exp.metric,
+        label=exp.label,
+        threshold=threshold,
+        d_ints={p: v["d"] for p, v in summary["d_int"].items()},
+        baseline=baseline,
+        log_y=not exp.higher_is_better,
+        title=f"{exp.name}: D = {run.D:,}",
     )
-    plot(args.out / "toy.png", runs, toy.TOLERANCE)
 
-    print("\nmean final/initial loss over seeds")
-    print("    d  " + "  ".join(f"{p:>10}" for p in projections))
-    means = {
-        p: mean_by_d(
-            [m["d"] for m in runs[p]],
-            [np.nan if m["relative_loss"] is None else m["relative_loss"] for m in runs[p]],
-        )[1]
-        for p in projections
+    print(f"\nmean {exp.metric} over seeds")
+    print("       d  " + "  ".join(f"{p:>10}" for p in run.projections))
+    table = {
+        p: dict(
+            zip(
+                *mean_by_d(
+                    [r["d"] for r in run.members if r["projection"] == p],
+                    [
+                        np.nan if r[exp.metric] is None else r[exp.metric]
+                        for r in run.members
+                        if r["projection"] == p
+                    ],
+                ),
+                strict=True,
+            )
+        )
+        for p in run.projections
     }
-    for i, d in enumerate(grid):
-        print(f"{d:5d}  " + "  ".join(f"{means[p][i]:10.2e}" for p in projections))
-    print(f"\nwrote results.json, results.csv, timings.json and toy.png to {args.out}")
-    for p in projections:
-        value = results["d_int100"][p]
-        print(f"{p}: d_int100 = {value if value is not None else f'> {grid[-1]} (not reached)'}")
+    for d in sorted({d for p in table for d in table[p]}):
+        cells = [f"{table[p][d]:10.4g}" if d in table[p] else f"{'':10}" for p in run.projections]
+        print(f"{d:8d}  " + "  ".join(cells))
+    print(f"\nwrote results.json, results.csv, timings.json and sweep.png to {run.out}")
+    for p, v in summary["d_int"].items():
+        if v["d"] is not None:
+            ci = ", ".join("inf" if c is None else f"{c:g}" for c in v["ci90"])
+            print(
+                f"{p}: interpolated {v['interpolated']:.4g}, 90% bootstrap interval "
+                f"[{ci}], compression D/d = {v['compression']:.1f}"
+            )
+    for p, v in summary["d_int"].items():
+        value = v["d"] if v["d"] is not None else f"> {max(run.dims)} (not reached)"
+        print(f"{p}: {exp.label} = {value}")
     return 0
-
-
-def write_csv(path: Path, runs: dict, projections: Sequence[str]) -> None:
-    """``results.csv``: one row per member."""
-    fields = [
-        "projection",
-        "d",
-        "seed",
-        "initial_loss",
-        "final_loss",
-        "relative_loss",
-        "solved",
-        "status",
-    ]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for p in projections:
-        for m in runs[p]:
-            writer.writerow({"projection": p, **m})
-    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 if __name__ == "__main__":

@@ -3,27 +3,56 @@
 θ = θ0 + P z: freeze a random θ0 and a random P (D×d), train only z ∈ R^d.
 """
 
-from subspace.flatten import Leaf, Unravel, ravel
+from subspace.flatten import Leaf
+from subspace.flatten import Unravel
+from subspace.flatten import ravel
 from subspace.hadamard import fwht
-from subspace.projections import PROJECTIONS, Projection, dense, fastfood, sparse
-from subspace.train import Trainer, TrainState, make_trainer
-from subspace.wrap import Subspace, wrap
+from subspace.intrinsic import bootstrap_d_int
+from subspace.intrinsic import d_int
+from subspace.intrinsic import search
+from subspace.loop import Data
+from subspace.loop import train_group
+from subspace.projections import PROJECTIONS
+from subspace.projections import Projection
+from subspace.projections import dense
+from subspace.projections import fastfood
+from subspace.projections import sparse
+from subspace.sweep import Member
+from subspace.sweep import Task
+from subspace.sweep import make_baseline
+from subspace.sweep import make_sweep
+from subspace.sweep import member_subspace
+from subspace.train import TrainState
+from subspace.train import Trainer
+from subspace.train import make_trainer
+from subspace.wrap import Subspace
+from subspace.wrap import wrap
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PROJECTIONS",
+    "Data",
     "Leaf",
+    "Member",
     "Projection",
     "Subspace",
+    "Task",
     "TrainState",
     "Trainer",
     "Unravel",
+    "bootstrap_d_int",
+    "d_int",
     "dense",
     "fastfood",
     "fwht",
+    "make_baseline",
+    "make_sweep",
     "make_trainer",
+    "member_subspace",
     "ravel",
+    "search",
     "sparse",
+    "train_group",
     "wrap",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "Member",
     "SweepState",
     "Task",
+    "make_baseline",
     "make_sweep",
     "member_keys",
     "member_subspace",
@@ -78,6 +79,7 @@ class Sweep(NamedTuple):
 
     init: Callable[[jax.Array, jax.Array], SweepState]
     update: Callable[[SweepState, Any], tuple[SweepState, dict]]
+    update_each: Callable[[SweepState, Any], tuple[SweepState, dict]]
     evaluate: Callable[[SweepState, Any], dict]
     width: int
 
@@ -146,7 +148,8 @@ def make_sweep(
     Returns:
       A ``Sweep``: ``init(ds, seeds) -> SweepState`` for int arrays of shape (members,);
       ``update(state, batch) -> (state, metrics)``, every member on the same batch, metrics
-      with a leading member axis; ``evaluate(state, batch) -> metrics`` (needs
+      with a leading member axis; ``update_each(state, batches)``, each member its own
+      batch (leading member axis); ``evaluate(state, batch) -> metrics`` (needs
       ``task.eval_fn``). None is jitted: compose with ``jax.jit``/``jax.lax.scan``.
     """
     if projection not in PROJECTIONS:
@@ -194,6 +197,38 @@ def make_sweep(
     return Sweep(
         init=init,
         update=jax.vmap(update_one, in_axes=(0, None)),
+        update_each=jax.vmap(update_one),
         evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
         width=width,
+    )
+
+
+def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
+    """The full-parameter baseline of ``task``, one member per seed, as a :class:`Sweep`.
+
+    Trains all D parameters with the same trainer, optimiser and loss as the subspace
+    members (θ0 from the seed's ``init_key``), so baseline and subspace are comparable.
+    ``init(seeds)`` takes the seeds only; ``width`` is 0.
+    """
+
+    def init_one(seed: jax.Array) -> TrainState:
+        init_key, _, train_key = member_keys(seed)
+        params, model_state = task.init(init_key)
+        trainer = make_trainer(task.loss_fn, optimizer)
+        return trainer.init(params, key=train_key, model_state=model_state)
+
+    def update_one(state: TrainState, batch: Any) -> tuple[TrainState, dict]:
+        return make_trainer(task.loss_fn, optimizer).update(state, batch)
+
+    def evaluate_one(state: TrainState, batch: Any) -> dict:
+        if task.eval_fn is None:
+            raise ValueError("Sweep.evaluate: the task has no eval_fn")
+        return task.eval_fn(state.z, state.model_state, batch)
+
+    return Sweep(
+        init=lambda seeds: jax.vmap(init_one)(jnp.asarray(seeds)),
+        update=jax.vmap(update_one, in_axes=(0, None)),
+        update_each=jax.vmap(update_one),
+        evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
+        width=0,
     )

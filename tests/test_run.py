@@ -1,10 +1,18 @@
-"""The main job, python -m experiments.run, on a reduced grid."""
+"""The main job, python -m experiments.run, on reduced grids."""
 
+import csv
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from experiments import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--dims", "9,10", "--seeds", "1"]
 
 
 def test_toy_main_job_finds_d_int100_10(tmp_path, capsys):
@@ -12,43 +20,58 @@ def test_toy_main_job_finds_d_int100_10(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-3:] == ["dense: d_int100 = 10", "sparse: d_int100 = 10", "fastfood: d_int100 = 10"]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["schema_version"] == 1
-    assert results["d_int100"] == {"dense": 10, "sparse": 10, "fastfood": 10}
-    members = results["runs"]["fastfood"]
+    assert results["schema_version"] == run.SCHEMA_VERSION and results["complete"]
+    assert {p: v["d"] for p, v in results["d_int"].items()} == {
+        "dense": 10,
+        "sparse": 10,
+        "fastfood": 10,
+    }
+    assert results["d_int"]["fastfood"]["compression"] == 100.0
+    members = [m for m in results["members"] if m["projection"] == "fastfood"]
     assert [(m["d"], m["seed"]) for m in members][:3] == [(8, 0), (8, 1), (9, 0)]
-    assert all(m["solved"] == (m["d"] >= 10) for p in results["runs"] for m in results["runs"][p])
-    assert (tmp_path / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for m in results["members"]:
+        assert m["width"] == 11 and m["status"] == "ok"
+        assert (m["relative_loss"] <= 1e-7) == (m["d"] >= 10)
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert len(rows) == 24 and rows[0]["wall_time_s"] and rows[0]["status"] == "ok"
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
-def test_another_seed_and_one_projection(tmp_path, capsys):
+def test_refine_from_a_coarse_grid_lands_on_10(tmp_path, capsys):
     run.main(
         [
             "--dims",
-            "9,10",
+            "2,4,8,16,32",
             "--seeds",
             "1",
-            "--seed",
-            "17",
             "--projection",
-            "dense",
+            "sparse",
+            "--refine",
             "--out",
             str(tmp_path),
         ]
     )
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "sparse: d_int100 = 10"
+    rounds = json.loads((tmp_path / "results.json").read_text())["d_int"]["sparse"]["rounds"]
+    assert rounds[0] == [2, 4, 8, 16, 32] and len(rounds) >= 2
+
+
+def test_another_seed_and_one_projection(tmp_path, capsys):
+    run.main([*SMALL, "--seed", "17", "--projection", "dense", "--out", str(tmp_path)])
     assert capsys.readouterr().out.strip().splitlines()[-1] == "dense: d_int100 = 10"
 
 
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--dims", "0..5"], "--dims values must be integers in"),
-        (["--dims", "1..1001"], "--dims values must be integers in"),
+        (["--dims", "0..5"], "--dims values must be integers >= 1"),
         (["--dims", "a,b"], "--dims must be LO..HI"),
         (["--dims", "geom:1:10"], "--dims must be LO..HI"),
-        (["--seeds", "0"], "must be an integer >= 1"),
+        (["--seeds", "0"], "must be a number > 0"),
         (["--projection", "gaussian"], "invalid choice"),
-        (["--steps", "-3"], "must be an integer >= 1"),
+        (["--steps", "-3"], "must be a number > 0"),
+        (["--lr", "nan"], "must be a number > 0"),
     ],
 )
 def test_bad_arguments_are_refused(argv, message, capsys, tmp_path):
@@ -59,35 +82,31 @@ def test_bad_arguments_are_refused(argv, message, capsys, tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["nope"], "unknown config 'nope'; available: "),
+        (["--dims", "1..1001"], "must be <= D = 1000"),
+        (["--epochs", "3"], "full-batch: use --steps"),
+    ],
+)
+def test_bad_config_arguments_are_refused_before_work(argv, message, tmp_path):
+    with pytest.raises(SystemExit, match=message):
+        run.main([*argv, "--out", str(tmp_path)])
+    assert not (tmp_path / "results.json").exists()
+
+
 def test_parse_dims_geometric():
     assert run.parse_dims("geom:2:32:5") == [2, 4, 8, 16, 32]
 
 
-def test_results_csv_and_diverged_members(tmp_path):
-    records = run.member_records([9, 10], [0, 0], [2.0, 2.0], [0.5, float("nan")])
-    assert records[0]["status"] == "ok" and not records[0]["solved"]
-    assert records[1]["status"] == "diverged" and records[1]["relative_loss"] is None
-    assert not records[1]["solved"]
-    run.write_csv(tmp_path / "r.csv", {"dense": records}, ["dense"])
-    lines = (tmp_path / "r.csv").read_text().splitlines()
-    assert lines[0] == "projection,d,seed,initial_loss,final_loss,relative_loss,solved,status"
-    assert lines[2] == "dense,10,0,2.0,,,False,diverged"
-
-
-ARGS = ["--dims", "9,10", "--seeds", "1"]
-
-
 def test_killed_run_resumes_to_the_same_results(tmp_path):
-    import subprocess
-    import sys
-    import time
-
     full, part = tmp_path / "full", tmp_path / "part"
-    run.main([*ARGS, "--out", str(full)])
+    run.main([*SMALL, "--out", str(full)])
     # A real interruption: kill the job once its first group is on disk.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.run", *ARGS, "--out", str(part)],
-        cwd=run.Path(__file__).resolve().parents[1],
+        [sys.executable, "-m", "experiments.run", *SMALL, "--out", str(part)],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -97,18 +116,18 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     proc.kill()
     proc.wait()
     partial = json.loads((part / "results.json").read_text())
-    assert not partial["complete"] and "dense" in partial["runs"]
-    assert len(partial["runs"]) < 3
-    run.main([*ARGS, "--out", str(part), "--resume"])
+    assert not partial["complete"] and 0 < len(partial["members"]) < 6
+    run.main([*SMALL, "--out", str(part), "--resume"])
     assert (part / "results.json").read_bytes() == (full / "results.json").read_bytes()
-    assert (part / "results.csv").read_bytes() == (full / "results.csv").read_bytes()
 
 
 def test_mismatched_or_corrupt_results_are_refused(tmp_path):
-    (tmp_path / "results.json").write_text('{"schema_version": 1, "config": {"D": 5}}')
+    (tmp_path / "results.json").write_text(
+        json.dumps({"schema_version": run.SCHEMA_VERSION, "config": {"D": 5}})
+    )
     with pytest.raises(SystemExit, match="another config"):
-        run.main([*ARGS, "--out", str(tmp_path)])
+        run.main([*SMALL, "--out", str(tmp_path)])
     (tmp_path / "results.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
-        run.main([*ARGS, "--out", str(tmp_path), "--resume"])
+        run.main([*SMALL, "--out", str(tmp_path), "--resume"])
     assert (tmp_path / "results.json").read_text() == "{not json"  # never overwritten

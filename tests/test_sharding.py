@@ -16,18 +16,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent("""
     import jax, numpy as np
-    from experiments.run import train_projection
+    from experiments import toy
+    from subspace.loop import train_group
     from subspace.sharding import member_mesh
+    from subspace.sweep import make_sweep
     assert len(jax.devices()) == 4, jax.devices()
+    # 3 dims x 2 seeds = 6 members: not a multiple of 4 devices.
+    ds, seeds = np.repeat([3, 9, 12], 2), np.tile([0, 1], 3)
     for projection in ["dense", "sparse", "fastfood"]:
-        # 3 dims x 2 seeds = 6 members: not a multiple of 4 devices.
-        args = (projection, [3, 9, 12], [0, 1], 40)
-        ds, seeds, init4, final4 = train_projection(*args, mesh=member_mesh())
-        _, _, init1, final1 = train_projection(*args, mesh=member_mesh(jax.devices()[:1]))
-        assert len(final4) == 6
-        np.testing.assert_allclose(init4, init1, rtol=1e-6)
-        np.testing.assert_allclose(final4, final1, rtol=1e-4, atol=1e-9)
-        print(projection, "ok", final4.round(6).tolist())
+        sweep = make_sweep(toy.TASK, toy.optimizer(), projection=projection, width=12)
+        four = train_group(sweep, (ds, seeds), steps=40, mesh=member_mesh())
+        one = train_group(sweep, (ds, seeds), steps=40, mesh=member_mesh(jax.devices()[:1]))
+        assert len(four["final_loss"]) == 6
+        np.testing.assert_allclose(four["initial_loss"], one["initial_loss"], rtol=1e-6)
+        np.testing.assert_allclose(four["final_loss"], one["final_loss"], rtol=1e-4, atol=1e-9)
+        print(projection, "ok", four["final_loss"].round(6).tolist())
 """)
 
 

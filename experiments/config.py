@@ -1,0 +1,89 @@
+"""What an experiment is: a task, its data, optimiser, grid of d and how d_int is read.
+
+Each file in ``experiments/configs/`` defines ``get_config(smoke: bool = False) ->
+Experiment``; its docstring gives the exact command, the hyperparameters and the expected
+runtime. ``smoke=True`` shrinks it to a test-sized run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from collections.abc import Callable
+
+import numpy as np
+import optax
+
+from subspace.loop import Data
+from subspace.sweep import Task
+
+__all__ = ["Experiment", "available", "load"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One intrinsic-dimension experiment.
+
+    Attributes:
+      name: the config's name.
+      task: model and loss (:class:`subspace.sweep.Task`).
+      optimizer: ``optimizer(lr) -> optax.GradientTransformation``.
+      lr: learning rate.
+      dims: the coarse grid of d.
+      seeds: seeds per d.
+      projections: projections to sweep.
+      steps: optimisation steps (full-batch problems), or None to use ``epochs``.
+      epochs: epochs over the training set (data problems).
+      batch_size: minibatch size (data problems).
+      data: ``data(data_dir) -> subspace.loop.Data``, or None for a full-batch problem.
+      metric: name of the metric d_int is read from (a key of a member's results).
+      metric_fn: ``metric_fn(results) -> values``: the metric of every member from the
+        arrays :func:`subspace.loop.train_group` returns.
+      higher_is_better: True for accuracy, False for a loss.
+      threshold: an absolute threshold (the toy's tolerance), or None for
+        ``fraction`` × the baseline's mean metric.
+      fraction: 0.9 for d_int90, 1.0 for d_int100.
+      baseline: train the full-parameter baseline (needed when ``threshold`` is None).
+      shuffle_seed: seed of the minibatch order.
+    """
+
+    name: str
+    task: Task
+    optimizer: Callable[[float], optax.GradientTransformation]
+    lr: float
+    dims: tuple[int, ...]
+    seeds: int = 3
+    projections: tuple[str, ...] = ("fastfood",)
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    data: Callable[[str | None], Data] | None = None
+    metric: str = "test_accuracy"
+    metric_fn: Callable[[dict[str, np.ndarray]], np.ndarray] = lambda r: r["test_accuracy"]
+    higher_is_better: bool = True
+    threshold: float | None = None
+    fraction: float = 0.9
+    baseline: bool = True
+    shuffle_seed: int = 0
+
+    @property
+    def label(self) -> str:
+        """``d_int90``, ``d_int100``, ..."""
+        return f"d_int{round(self.fraction * 100)}"
+
+
+def available() -> list[str]:
+    """Names of the configs in ``experiments/configs``."""
+    import experiments.configs as configs
+
+    return sorted(m.name for m in pkgutil.iter_modules(configs.__path__) if not m.ispkg)
+
+
+def load(name: str, *, smoke: bool = False) -> Experiment:
+    """The :class:`Experiment` of config ``name`` (``smoke`` shrinks it for tests)."""
+    names = available()
+    if name not in names:
+        raise ValueError(f"unknown config {name!r}; available: {', '.join(names)}")
+    module = importlib.import_module(f"experiments.configs.{name}")
+    return module.get_config(smoke=smoke)

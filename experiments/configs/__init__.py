@@ -1,0 +1,1 @@
+"""One file per experiment; each defines get_config(smoke=False) -> Experiment."""

@@ -1,0 +1,217 @@
+"""Training a group of sweep members on data: one compiled program, sharded over devices.
+
+The training set is put on the devices once (replicated); every step takes a minibatch
+by index, so the inner loop is a ``jax.lax.scan`` over chunks of steps with no host
+round trip per step. By default all members see the same minibatches (one shuffle per
+epoch, drawn from ``(shuffle_seed, epoch)``); ``per_member_shuffle=True`` gives each
+member its own order, drawn from ``(shuffle_seed, epoch, member seed)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from subspace.sharding import constrain_members, member_array, member_mesh
+
+__all__ = ["Data", "train_group"]
+
+
+class Data(NamedTuple):
+    """Host-side arrays: inputs (N, ...) and integer labels (N,)."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray | None = None
+    test_y: np.ndarray | None = None
+
+
+def _replicated(x: np.ndarray, mesh: Mesh) -> jax.Array:
+    return jax.device_put(x, NamedSharding(mesh, PartitionSpec()))
+
+
+def step_indices(
+    n: int, batch_size: int, steps: int, seed: int, member_seeds: np.ndarray | None = None
+) -> np.ndarray:
+    """Example indices of every step: (steps, batch) shared, or (steps, members, batch)."""
+    per_epoch = n // batch_size
+    if per_epoch < 1:
+        raise ValueError(f"batch_size must be <= the number of examples {n}; got {batch_size}")
+    epochs = -(-steps // per_epoch)
+
+    def plan(extra: tuple) -> np.ndarray:
+        # The trailing 1 keeps (seed, e, member) apart from (seed, e): numpy's SeedSequence
+        # ignores trailing zeros, so (seed, e, 0) would repeat the shared order.
+        orders = [np.random.default_rng([seed, e, *extra]).permutation(n) for e in range(epochs)]
+        rows = np.concatenate([o[: per_epoch * batch_size] for o in orders])
+        return rows.reshape(-1, batch_size)[:steps].astype(np.int32)
+
+    if member_seeds is None:
+        return plan(())
+    return np.stack([plan((int(s), 1)) for s in member_seeds], axis=1)
+
+
+def train_group(
+    sweep: Any,
+    init_args: tuple[np.ndarray, ...],
+    *,
+    steps: int,
+    data: Data | None = None,
+    batch_size: int | None = None,
+    shuffle_seed: int = 0,
+    per_member_shuffle: bool = False,
+    group_size: int | None = None,
+    mesh: Mesh | None = None,
+    chunk: int = 100,
+    eval_batch_size: int = 1000,
+    on_steps: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Trains the members given by ``init_args`` together and evaluates them.
+
+    Args:
+      sweep: a :class:`subspace.sweep.Sweep` (or the baseline's, same interface):
+        ``init(*init_args)``, ``update(state, batch)``, ``evaluate(state, batch)``.
+      init_args: per-member integer arrays, e.g. ``(ds, seeds)``, same length.
+      steps: optimisation steps.
+      data: training/test arrays; None for a full-batch problem whose batch is None.
+      batch_size: minibatch size (required with data); the last partial batch of an epoch
+        is dropped.
+      shuffle_seed: seed of the minibatch order.
+      per_member_shuffle: each member its own order (``init_args[-1]`` are the seeds).
+      group_size: pad the members to this many (one compiled shape for every group);
+        default the member count rounded up to the device count.
+      mesh: devices to split the member axis over (default all).
+      chunk: steps per compiled scan call (progress is reported between calls).
+      eval_batch_size: examples per evaluation batch.
+      on_steps: called with the number of member-steps done after each chunk.
+
+    Returns:
+      Numpy arrays with one entry per member: ``last_step_loss``, ``finite`` (False if
+      any step's loss was NaN/inf: the member diverged), and the evaluation metrics:
+      ``train_<name>`` and ``test_<name>`` with data; ``initial_<name>`` and
+      ``final_<name>`` (before and after training) without.
+    """
+    mesh = member_mesh() if mesh is None else mesh
+    n = len(init_args[0])
+    size = group_size or -(-n // mesh.devices.size) * mesh.devices.size
+    if size < n or size % mesh.devices.size:
+        raise ValueError(
+            f"group_size must be >= the member count {n} and a multiple of the device count "
+            f"{mesh.devices.size}; got {size}"
+        )
+    if data is not None and batch_size is None:
+        raise ValueError("train_group: batch_size is required with data")
+    # Pad to the group size by repeating the last member; the copies are dropped below.
+    fill = np.minimum(np.arange(size), n - 1)
+    args = [member_array(np.asarray(a)[fill], mesh) for a in init_args]
+
+    state = jax.jit(lambda *a: constrain_members(sweep.init(*a), mesh))(*args)
+    finite = jnp.ones(size, bool)
+    loss = jnp.zeros(size)
+
+    if data is None:
+        run = _chunk_runner_full_batch(sweep, mesh)
+        evaluate = jax.jit(lambda s: sweep.evaluate(s, None))
+        initial = {f"initial_{k}": np.asarray(v)[:n] for k, v in evaluate(state).items()}
+        done = 0
+        while done < steps:
+            k = min(chunk, steps - done)
+            state, finite, loss = run(state, finite, k)
+            done += k
+            if on_steps:
+                on_steps(k * n)
+        out = {f"final_{k}": np.asarray(v)[:n] for k, v in evaluate(state).items()}
+        out.update(initial)
+    else:
+        x, y = _replicated(data.train_x, mesh), _replicated(data.train_y, mesh)
+        seeds = np.asarray(init_args[-1])[fill]
+        idx = step_indices(
+            len(data.train_x),
+            batch_size,
+            steps,
+            shuffle_seed,
+            seeds if per_member_shuffle else None,
+        )
+        run = _chunk_runner(sweep, mesh, per_member_shuffle)
+        for start in range(0, steps, chunk):
+            rows = idx[start : start + chunk]
+            state, finite, loss = run(state, finite, x, y, rows)
+            if on_steps:
+                on_steps(len(rows) * n)
+        out = {}
+        splits = [("train", data.train_x, data.train_y)]
+        if data.test_x is not None:
+            splits.append(("test", data.test_x, data.test_y))
+        for split, sx, sy in splits:
+            metrics = evaluate_split(sweep, state, sx, sy, mesh, eval_batch_size)
+            out.update({f"{split}_{k}": v[:n] for k, v in metrics.items()})
+    out["last_step_loss"] = np.asarray(loss)[:n]
+    out["finite"] = np.asarray(finite)[:n] & np.isfinite(out["last_step_loss"])
+    return out
+
+
+def _chunk_runner_full_batch(sweep, mesh):
+    def run(state, finite, k):
+        def body(carry, _):
+            state, finite, _ = carry
+            state, metrics = sweep.update(state, None)
+            state = constrain_members(state, mesh)
+            return (state, finite & jnp.isfinite(metrics["loss"]), metrics["loss"]), None
+
+        (state, finite, loss), _ = jax.lax.scan(
+            body, (state, finite, jnp.zeros_like(finite, jnp.float32)), None, length=k
+        )
+        return state, finite, loss
+
+    return jax.jit(run, static_argnums=2, donate_argnums=0)
+
+
+def _chunk_runner(sweep, mesh, per_member):
+    def run(state, finite, x, y, rows):
+        def body(carry, row):
+            state, finite, _ = carry
+            if per_member:  # row: (members, batch), each member its own minibatch
+                state, metrics = sweep.update_each(state, (x[row], y[row]))
+            else:
+                state, metrics = sweep.update(state, (x[row], y[row]))
+            state = constrain_members(state, mesh)
+            return (state, finite & jnp.isfinite(metrics["loss"]), metrics["loss"]), None
+
+        (state, finite, loss), _ = jax.lax.scan(
+            body, (state, finite, jnp.zeros(finite.shape, jnp.float32)), rows
+        )
+        return state, finite, loss
+
+    return jax.jit(run, donate_argnums=0)
+
+
+def evaluate_split(sweep, state, x, y, mesh, batch_size) -> dict[str, np.ndarray]:
+    """Mean of the per-example metrics of ``sweep.evaluate`` over a whole split."""
+    n = len(x)
+    nb = -(-n // batch_size)
+    pad = nb * batch_size - n
+    xs = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(
+        nb, batch_size, *x.shape[1:]
+    )
+    ys = np.concatenate([y, np.zeros((pad, *y.shape[1:]), y.dtype)]).reshape(nb, batch_size)
+    weights = (np.arange(nb * batch_size) < n).reshape(nb, batch_size).astype(np.float32)
+
+    @jax.jit
+    def run(state, xs, ys, weights):
+        def body(acc, batch):
+            xb, yb, wb = batch
+            metrics = sweep.evaluate(state, (xb, yb))  # name -> (members, batch)
+            return jax.tree_util.tree_map(lambda a, m: a + (m * wb).sum(-1), acc, metrics), None
+
+        zeros = jax.eval_shape(lambda: sweep.evaluate(state, (xs[0], ys[0])))
+        acc = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape[:1], jnp.float32), zeros)
+        acc, _ = jax.lax.scan(body, acc, (xs, ys, weights))
+        return acc
+
+    sums = run(state, *(_replicated(a, mesh) for a in (xs, ys, weights)))
+    return {k: np.asarray(v) / n for k, v in sums.items()}

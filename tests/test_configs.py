@@ -1,0 +1,39 @@
+"""Every experiment config loads and is consistent; the MNIST smoke run on real files."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments import config, run
+
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.mark.parametrize("name", config.available())
+def test_config_loads_in_both_modes(name):
+    for smoke in (False, True):
+        exp = config.load(name, smoke=smoke)
+        assert exp.name == name
+        assert list(exp.dims) == sorted(set(exp.dims)) and exp.dims[0] >= 1
+        assert exp.threshold is not None or exp.baseline
+        assert (exp.data is None) == (exp.steps is not None)
+
+
+def test_unknown_config():
+    with pytest.raises(ValueError, match="unknown config 'mnist'; available: .*mnist_fc"):
+        config.load("mnist")
+
+
+@pytest.mark.skipif(
+    not (DATASETS / "mnist").is_dir(),
+    reason="the offline MNIST files (../shared/datasets/mnist) are absent",
+)
+def test_mnist_fc_smoke_run_on_real_files(tmp_path, capsys):
+    run.main(["mnist_fc", "--smoke", "--data-dir", str(DATASETS), "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["config"]["D"] == 199_210
+    assert len(results["baseline"]) == 2 and len(results["members"]) == 4
+    assert 0.5 < results["baseline_metric"] <= 1.0  # 512 examples, 1 epoch
+    assert results["threshold"] == pytest.approx(0.9 * results["baseline_metric"])
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("fastfood: d_int90 = ")

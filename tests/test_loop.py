@@ -1,0 +1,88 @@
+"""train_group on data: shared and per-member minibatches, baseline, divergence, padding."""
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from experiments.tasks import classification_task
+from models import FC
+from subspace.loop import Data, step_indices, train_group
+from subspace.memory import group_size, program_bytes
+from subspace.sweep import make_baseline, make_sweep
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4, 4, 1)).astype(np.float32)
+    y = (x.reshape(600, -1) @ rng.normal(size=16) > 0).astype(np.int32)
+    return Data(x[:500], y[:500], x[500:], y[500:])
+
+
+TASK = classification_task(FC(width=16, depth=1, num_classes=2), (4, 4, 1))
+DS, SEEDS = np.array([2, 8, 32]), np.array([0, 0, 1])
+
+
+def test_members_learn_and_report_train_and_test_metrics():
+    sweep = make_sweep(TASK, optax.adam(1e-2), projection="fastfood", width=32)
+    out = train_group(sweep, (DS, SEEDS), steps=60, data=_data(), batch_size=50, chunk=25)
+    assert set(out) == {
+        "train_accuracy",
+        "train_loss",
+        "test_accuracy",
+        "test_loss",
+        "last_step_loss",
+        "finite",
+    }
+    assert out["test_accuracy"].shape == (3,) and out["finite"].all()
+    assert out["train_accuracy"][2] > out["train_accuracy"][0]  # d = 32 beats d = 2
+    assert out["train_accuracy"][2] > 0.6
+
+
+def test_padding_to_a_larger_group_does_not_change_a_member():
+    sweep = make_sweep(TASK, optax.adam(1e-2), projection="sparse", width=32)
+    a = train_group(sweep, (DS, SEEDS), steps=20, data=_data(), batch_size=50)
+    b = train_group(sweep, (DS, SEEDS), steps=20, data=_data(), batch_size=50, group_size=5)
+    np.testing.assert_allclose(a["test_loss"], b["test_loss"], rtol=1e-5)
+    with pytest.raises(ValueError, match="group_size must be >= the member count 3"):
+        train_group(sweep, (DS, SEEDS), steps=1, data=_data(), batch_size=50, group_size=2)
+
+
+def test_per_member_shuffle_gives_members_their_own_order():
+    sweep = make_sweep(TASK, optax.adam(1e-2), projection="dense", width=8)
+    ds, seeds = np.array([8, 8]), np.array([3, 3])
+    shared = train_group(sweep, (ds, seeds), steps=20, data=_data(), batch_size=50)
+    own = train_group(
+        sweep, (ds, seeds), steps=20, data=_data(), batch_size=50, per_member_shuffle=True
+    )
+    assert shared["test_loss"][0] == shared["test_loss"][1]  # same member, same batches
+    assert not np.allclose(own["test_loss"], shared["test_loss"])
+    plan = step_indices(500, 50, 12, 0, np.array([3, 4]))
+    assert plan.shape == (12, 2, 50) and not np.array_equal(plan[:, 0], plan[:, 1])
+    assert not np.array_equal(step_indices(500, 50, 12, 0), plan[:, 0])
+    assert sorted(step_indices(500, 50, 10, 0)[:10].ravel()) == list(range(500))  # an epoch
+
+
+def test_baseline_and_divergence():
+    baseline = make_baseline(TASK, optax.adam(1e-2))
+    out = train_group(baseline, (np.array([0, 1]),), steps=60, data=_data(), batch_size=50)
+    assert (out["train_accuracy"] > 0.9).all() and out["finite"].all()
+    exploding = make_sweep(TASK, optax.sgd(1e12), projection="dense", width=8)
+    out = train_group(
+        exploding, (np.array([8]), np.array([0])), steps=30, data=_data(), batch_size=50
+    )
+    assert not out["finite"][0]
+
+
+def test_memory_estimate_and_grouping():
+    sweep = make_sweep(TASK, optax.adam(1e-2), projection="dense", width=32)
+    state = jax.eval_shape(sweep.init, DS[:1], SEEDS[:1])
+    batch = (jax.ShapeDtypeStruct((50, 4, 4, 1), np.float32), jax.ShapeDtypeStruct((50,), np.int32))
+    one = program_bytes(sweep.update, state, batch)
+    assert one >= 2 * 32 * 305 * 4  # P (D x W floats) in and out at least
+    assert group_size(200, 10, 1000, 1) == 100
+    assert group_size(1000, 10, 1000, 4) == 400  # 100 per device on 4 devices
+    assert group_size(7, 10, 10**9, 4) == 8
+    assert group_size(200, 10**9, 10, 2) == 2  # never less than one member per device
+    with pytest.raises(ValueError, match="budget must be an integer >= 1"):
+        group_size(10, 10, 0)
