@@ -81,9 +81,24 @@ def available() -> list[str]:
 
 
 def load(name: str, *, smoke: bool = False) -> Experiment:
-    """The :class:`Experiment` of config ``name`` (``smoke`` shrinks it for tests)."""
+    """The :class:`Experiment` of config ``name`` (``smoke`` shrinks it for tests).
+
+    ``name`` may carry a variant after a colon, ``mnist_fc_family:w100d2``, for configs
+    that define ``VARIANTS`` and take ``get_config(smoke, variant)``.
+    """
+    base, _, variant = name.partition(":")
     names = available()
-    if name not in names:
-        raise ValueError(f"unknown config {name!r}; available: {', '.join(names)}")
-    module = importlib.import_module(f"experiments.configs.{name}")
-    return module.get_config(smoke=smoke)
+    if base not in names:
+        raise ValueError(f"unknown config {base!r}; available: {', '.join(names)}")
+    module = importlib.import_module(f"experiments.configs.{base}")
+    variants = getattr(module, "VARIANTS", None)
+    if variants is None:
+        if variant:
+            raise ValueError(f"config {base!r} has no variants; got {name!r}")
+        return module.get_config(smoke=smoke)
+    if variant not in variants:
+        raise ValueError(
+            f"config {base!r} needs a variant, one of {', '.join(variants)} "
+            f"(e.g. {base}:{variants[0]}); got {variant or 'none'!r}"
+        )
+    return module.get_config(smoke=smoke, variant=variant)

@@ -306,7 +306,8 @@ class Run:
             unit_scale=True,
             desc=kind,
             leave=False,
-            disable=None,
+            # In a log file (no terminal) the bar is written every 30 s, not redrawn.
+            mininterval=1 if sys.stderr.isatty() else 30,
         )
         for g, start in enumerate(range(0, n, size)):
             t0 = time.perf_counter()

@@ -1,5 +1,6 @@
 """Every experiment config loads and is consistent; the MNIST smoke run on real files."""
 
+import importlib
 import json
 from pathlib import Path
 
@@ -10,19 +11,33 @@ from experiments import config, run
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
-@pytest.mark.parametrize("name", config.available())
+def _names():
+    names = []
+    for base in config.available():
+        module = importlib.import_module(f"experiments.configs.{base}")
+        names += [f"{base}:{v}" for v in getattr(module, "VARIANTS", ())] or [base]
+    return names
+
+
+@pytest.mark.parametrize("name", _names())
 def test_config_loads_in_both_modes(name):
+    module = importlib.import_module(f"experiments.configs.{name.partition(':')[0]}")
+    assert "python -m experiments.run" in module.__doc__  # the docstring gives the command
     for smoke in (False, True):
         exp = config.load(name, smoke=smoke)
-        assert exp.name == name
+        assert exp.name == name.replace(":", "_")
         assert list(exp.dims) == sorted(set(exp.dims)) and exp.dims[0] >= 1
         assert exp.threshold is not None or exp.baseline
         assert (exp.data is None) == (exp.steps is not None)
 
 
-def test_unknown_config():
+def test_unknown_config_and_variants():
     with pytest.raises(ValueError, match="unknown config 'mnist'; available: .*mnist_fc"):
         config.load("mnist")
+    with pytest.raises(ValueError, match="needs a variant, one of w50d2"):
+        config.load("mnist_fc_family")
+    with pytest.raises(ValueError, match="has no variants"):
+        config.load("mnist_fc:w50d2")
 
 
 @pytest.mark.skipif(

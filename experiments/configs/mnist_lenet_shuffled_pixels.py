@@ -1,0 +1,26 @@
+"""MNIST with one fixed pixel permutation, LeNet; the paper's d_int90 rises to 1,400.
+
+Command:
+    python -m experiments.run mnist_lenet_shuffled_pixels --data-dir ../shared/datasets
+
+Hyperparameters: as mnist_lenet (Adam lr 1e-3, batch 128, 5 epochs); permutation seed 0;
+d in 250..4000 with 3 seeds; the baseline is trained on the shuffled pixels too.
+Expected runtime on a 2-core CPU: see the results' timings.json.
+"""
+
+from experiments.image_configs import image_experiment
+from models import LeNet
+
+DIMS = (250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000)
+
+
+def get_config(smoke: bool = False):
+    return image_experiment(
+        "mnist_lenet_shuffled_pixels",
+        dataset="mnist",
+        model=LeNet(),
+        dims=DIMS,
+        smoke=smoke,
+        epochs=5,
+        shuffled_pixels=True,
+    )
