@@ -29,7 +29,10 @@ class Experiment:
       name: the config's name.
       task: model and loss (:class:`subspace.sweep.Task`).
       optimizer: ``optimizer(lr) -> optax.GradientTransformation``.
-      lr: learning rate.
+      lr: learning rate of the subspace runs (of z).
+      baseline_lr: learning rate of the full-parameter baseline; None means ``lr``. The
+        two are tuned apart: a step of z moves θ along unit-norm random directions, and
+        short budgets need a larger rate in z than in θ.
       dims: the coarse grid of d.
       seeds: seeds per d.
       projections: projections to sweep.
@@ -53,6 +56,7 @@ class Experiment:
     optimizer: Callable[[float], optax.GradientTransformation]
     lr: float
     dims: tuple[int, ...]
+    baseline_lr: float | None = None
     seeds: int = 3
     projections: tuple[str, ...] = ("fastfood",)
     steps: int | None = None

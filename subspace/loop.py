@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from subspace.checkpoint import GroupCheckpoint
 from subspace.sharding import constrain_members, member_array, member_mesh
 
 __all__ = ["Data", "train_group"]
@@ -70,6 +71,8 @@ def train_group(
     chunk: int = 100,
     eval_batch_size: int = 1000,
     on_steps: Callable[[int], None] | None = None,
+    checkpoint: GroupCheckpoint | None = None,
+    checkpoint_every: int = 1000,
 ) -> dict[str, np.ndarray]:
     """Trains the members given by ``init_args`` together and evaluates them.
 
@@ -89,6 +92,11 @@ def train_group(
       chunk: steps per compiled scan call (progress is reported between calls).
       eval_batch_size: examples per evaluation batch.
       on_steps: called with the number of member-steps done after each chunk.
+      checkpoint: where to keep the group's in-flight state; if it holds a checkpoint,
+        training continues from it (same final result as an uninterrupted run). The
+        caller clears it once the group's results are saved.
+      checkpoint_every: save after a chunk once this many steps have passed since the
+        last save (chunk boundaries, so the resumed run replays the same chunks).
 
     Returns:
       Numpy arrays with one entry per member: ``last_step_loss``, ``finite`` (False if
@@ -111,22 +119,16 @@ def train_group(
     args = [member_array(np.asarray(a)[fill], mesh) for a in init_args]
 
     state = jax.jit(lambda *a: constrain_members(sweep.init(*a), mesh))(*args)
-    finite = jnp.ones(size, bool)
-    loss = jnp.zeros(size)
+    finite = constrain_members(jnp.ones(size, bool), mesh)
+    loss = constrain_members(jnp.zeros(size, jnp.float32), mesh)
 
     if data is None:
-        run = _chunk_runner_full_batch(sweep, mesh)
+        run_full = _chunk_runner_full_batch(sweep, mesh)
         evaluate = jax.jit(lambda s: sweep.evaluate(s, None))
         initial = {f"initial_{k}": np.asarray(v)[:n] for k, v in evaluate(state).items()}
-        done = 0
-        while done < steps:
-            k = min(chunk, steps - done)
-            state, finite, loss = run(state, finite, k)
-            done += k
-            if on_steps:
-                on_steps(k * n)
-        out = {f"final_{k}": np.asarray(v)[:n] for k, v in evaluate(state).items()}
-        out.update(initial)
+
+        def advance(state, finite, start, k):
+            return run_full(state, finite, k)
     else:
         x, y = _replicated(data.train_x, mesh), _replicated(data.train_y, mesh)
         seeds = np.asarray(init_args[-1])[fill]
@@ -137,12 +139,34 @@ def train_group(
             shuffle_seed,
             seeds if per_member_shuffle else None,
         )
-        run = _chunk_runner(sweep, mesh, per_member_shuffle)
-        for start in range(0, steps, chunk):
-            rows = idx[start : start + chunk]
-            state, finite, loss = run(state, finite, x, y, rows)
+        run_data = _chunk_runner(sweep, mesh, per_member_shuffle)
+
+        def advance(state, finite, start, k):
+            return run_data(state, finite, x, y, idx[start : start + k])
+
+    start = saved_at = 0
+    if checkpoint is not None:
+        restored = checkpoint.restore(_carried(state, finite, loss))
+        if restored is not None:
+            start, carried = restored
+            saved_at = start
+            state, finite, loss = _with_carried(state, carried)
             if on_steps:
-                on_steps(len(rows) * n)
+                on_steps(start * n)
+    while start < steps:
+        k = min(chunk, steps - start)
+        state, finite, loss = advance(state, finite, start, k)
+        start += k
+        if on_steps:
+            on_steps(k * n)
+        if checkpoint is not None and start < steps and start - saved_at >= checkpoint_every:
+            checkpoint.save(start, _carried(state, finite, loss))
+            saved_at = start
+
+    if data is None:
+        out = {f"final_{k}": np.asarray(v)[:n] for k, v in evaluate(state).items()}
+        out.update(initial)
+    else:
         out = {}
         splits = [("train", data.train_x, data.train_y)]
         if data.test_x is not None:
@@ -153,6 +177,18 @@ def train_group(
     out["last_step_loss"] = np.asarray(loss)[:n]
     out["finite"] = np.asarray(finite)[:n] & np.isfinite(out["last_step_loss"])
     return out
+
+
+def _carried(state, finite, loss) -> dict:
+    """What a checkpoint keeps: the training state (θ0 and P are redrawn from the seeds),
+    the divergence flags and the last losses."""
+    return {"train": getattr(state, "train", state), "finite": finite, "loss": loss}
+
+
+def _with_carried(state, carried):
+    train = carried["train"]
+    state = state._replace(train=train) if hasattr(state, "train") else train
+    return state, carried["finite"], carried["loss"]
 
 
 def _chunk_runner_full_batch(sweep, mesh):

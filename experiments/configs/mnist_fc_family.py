@@ -2,7 +2,8 @@
 
 One variant per network, ``w<width>d<depth>``: widths 50, 100, 200, 400 at depth 2 and
 depths 1, 2, 3, 4 at width 200 (the paper also went to depth 5). Each variant runs like
-mnist_fc (Adam lr 1e-3, batch 128, 5 epochs, fastfood, 2 seeds, baseline per network).
+mnist_fc (Adam on z lr 1e-2 (baseline on θ lr 1e-3), batch 128, 5 epochs, fastfood, 2 seeds,
+baseline per network).
 
 Commands (one per variant, then the summary plot):
     python -m experiments.run mnist_fc_family:w50d2 --data-dir ../shared/datasets

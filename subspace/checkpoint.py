@@ -1,0 +1,78 @@
+"""In-flight checkpoints of a training group with orbax, so a long group survives a kill.
+
+A checkpoint holds what cannot be recomputed: every member's ``TrainState`` (z, optimiser
+and model state, step, key), the divergence flags, the last losses and the number of
+steps done, which is also the position in the data (minibatch order is a pure function
+of the step). θ0 and P are not stored: they are redrawn from the members' seeds. Orbax
+writes each checkpoint to a temporary folder and renames it, so a kill during a save
+leaves the previous checkpoint intact; only the newest is kept.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+__all__ = ["GroupCheckpoint"]
+
+_PREFIX = "step_"
+
+
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _to_savable(tree: Any) -> Any:
+    # orbax stores arrays, not typed PRNG keys: keep their raw uint32 words.
+    return jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+
+
+def _from_savable(tree: Any, like: Any) -> Any:
+    def back(x, ref):
+        return jax.random.wrap_key_data(x, impl=jax.random.key_impl(ref)) if _is_key(ref) else x
+
+    return jax.tree_util.tree_map(back, tree, like)
+
+
+class GroupCheckpoint:
+    """The newest checkpoint of one group, in ``directory``."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory).resolve()
+        self._checkpointer = ocp.StandardCheckpointer()
+
+    def _steps(self) -> list[int]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            int(p.name[len(_PREFIX) :])
+            for p in self.directory.iterdir()
+            if p.name.startswith(_PREFIX) and p.name[len(_PREFIX) :].isdigit()
+        )
+
+    def save(self, step: int, state: Any) -> None:
+        """Saves ``state`` (a pytree of arrays, typed keys allowed) as done after ``step``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._checkpointer.save(self.directory / f"{_PREFIX}{step}", _to_savable(state))
+        self._checkpointer.wait_until_finished()
+        for old in self._steps():
+            if old != step:
+                shutil.rmtree(self.directory / f"{_PREFIX}{old}", ignore_errors=True)
+
+    def restore(self, like: Any) -> tuple[int, Any] | None:
+        """``(step, state)`` of the newest checkpoint, shaped and sharded like ``like``;
+        None if there is none."""
+        steps = self._steps()
+        if not steps:
+            return None
+        target = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _to_savable(like))
+        state = self._checkpointer.restore(self.directory / f"{_PREFIX}{steps[-1]}", target)
+        return steps[-1], _from_savable(state, like)
+
+    def clear(self) -> None:
+        """Removes the checkpoints (the group is finished and its results are saved)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
