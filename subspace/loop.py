@@ -9,6 +9,7 @@ member its own order, drawn from ``(shuffle_seed, epoch, member seed)``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -118,13 +119,13 @@ def train_group(
     fill = np.minimum(np.arange(size), n - 1)
     args = [member_array(np.asarray(a)[fill], mesh) for a in init_args]
 
-    state = jax.jit(lambda *a: constrain_members(sweep.init(*a), mesh))(*args)
+    state = _init_program(sweep, mesh)(*args)
     finite = constrain_members(jnp.ones(size, bool), mesh)
     loss = constrain_members(jnp.zeros(size, jnp.float32), mesh)
 
     if data is None:
         run_full = _chunk_runner_full_batch(sweep, mesh)
-        evaluate = jax.jit(lambda s: sweep.evaluate(s, None))
+        evaluate = _evaluate_full_batch(sweep)
         initial = {f"initial_{k}": np.asarray(v)[:n] for k, v in evaluate(state).items()}
 
         def advance(state, finite, start, k):
@@ -191,6 +192,21 @@ def _with_carried(state, carried):
     return state, carried["finite"], carried["loss"]
 
 
+# The compiled programs are cached per (sweep, mesh), so every group of a sweep (same
+# shapes) reuses one compilation instead of retracing new closures.
+
+
+@functools.lru_cache(maxsize=32)
+def _init_program(sweep, mesh):
+    return jax.jit(lambda *args: constrain_members(sweep.init(*args), mesh))
+
+
+@functools.lru_cache(maxsize=32)
+def _evaluate_full_batch(sweep):
+    return jax.jit(lambda state: sweep.evaluate(state, None))
+
+
+@functools.lru_cache(maxsize=32)
 def _chunk_runner_full_batch(sweep, mesh):
     def run(state, finite, k):
         def body(carry, _):
@@ -207,6 +223,7 @@ def _chunk_runner_full_batch(sweep, mesh):
     return jax.jit(run, static_argnums=2, donate_argnums=0)
 
 
+@functools.lru_cache(maxsize=32)
 def _chunk_runner(sweep, mesh, per_member):
     def run(state, finite, x, y, rows):
         def body(carry, row):
@@ -237,8 +254,15 @@ def evaluate_split(sweep, state, x, y, mesh, batch_size) -> dict[str, np.ndarray
     ys = np.concatenate([y, np.zeros((pad, *y.shape[1:]), y.dtype)]).reshape(nb, batch_size)
     weights = (np.arange(nb * batch_size) < n).reshape(nb, batch_size).astype(np.float32)
 
+    sums = _evaluate_program(sweep)(state, *(_replicated(a, mesh) for a in (xs, ys, weights)))
+    return {k: np.asarray(v) / n for k, v in sums.items()}
+
+
+@functools.lru_cache(maxsize=32)
+def _evaluate_program(sweep):
     @jax.jit
     def run(state, xs, ys, weights):
+
         def body(acc, batch):
             xb, yb, wb = batch
             metrics = sweep.evaluate(state, (xb, yb))  # name -> (members, batch)
@@ -249,5 +273,4 @@ def evaluate_split(sweep, state, x, y, mesh, batch_size) -> dict[str, np.ndarray
         acc, _ = jax.lax.scan(body, acc, (xs, ys, weights))
         return acc
 
-    sums = run(state, *(_replicated(a, mesh) for a in (xs, ys, weights)))
-    return {k: np.asarray(v) / n for k, v in sums.items()}
+    return run

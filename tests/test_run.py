@@ -131,3 +131,34 @@ def test_mismatched_or_corrupt_results_are_refused(tmp_path):
     with pytest.raises(ValueError, match="not valid JSON"):
         run.main([*SMALL, "--out", str(tmp_path), "--resume"])
     assert (tmp_path / "results.json").read_text() == "{not json"  # never overwritten
+
+
+def test_small_memory_budget_splits_members_into_groups(tmp_path, capsys):
+    run.main(
+        [
+            *SMALL,
+            "--seeds",
+            "2",
+            "--projection",
+            "sparse",
+            "--budget-mb",
+            "0.0001",
+            "--out",
+            str(tmp_path / "small"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "groups of 1 (4 group(s)" in out and "sparse group 4/4" in out
+    assert out.strip().splitlines()[-1] == "sparse: d_int100 = 10"
+    run.main([*SMALL, "--seeds", "2", "--projection", "sparse", "--out", str(tmp_path / "one")])
+    small = json.loads((tmp_path / "small" / "results.json").read_text())
+    one = json.loads((tmp_path / "one" / "results.json").read_text())
+    # Grouping does not change a member beyond float round-off (another vmap width may
+    # vectorise the arithmetic differently).
+    for a, b in zip(small["members"], one["members"], strict=True):
+        assert {k: v for k, v in a.items() if not isinstance(v, float)} == {
+            k: v for k, v in b.items() if not isinstance(v, float)
+        }
+        for k, v in a.items():
+            if isinstance(v, float):
+                assert v == pytest.approx(b[k], rel=1e-4, abs=1e-6), k  # losses ~ 500
