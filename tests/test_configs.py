@@ -52,3 +52,26 @@ def test_mnist_fc_smoke_run_on_real_files(tmp_path, capsys):
     assert 0.5 < results["baseline_metric"] <= 1.0  # 512 examples, 1 epoch
     assert results["threshold"] == pytest.approx(0.9 * results["baseline_metric"])
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("fastfood: d_int90 = ")
+
+
+def test_family_summary_reads_finished_variants(tmp_path, capsys):
+    from experiments import family
+
+    for variant, d, D in (("w50d2", 700, 42_310), ("w200d3", 800, 239_410)):
+        folder = tmp_path / f"mnist_fc_family_{variant}"
+        folder.mkdir()
+        (folder / "results.json").write_text(
+            json.dumps(
+                {
+                    "complete": True,
+                    "config": {"D": D},
+                    "baseline_metric": 0.97,
+                    "d_int": {"fastfood": {"d": d, "interpolated": d - 10.0, "ci90": [d - 50, d]}},
+                }
+            )
+        )
+    family.main(["--results", str(tmp_path)])
+    rows = json.loads((tmp_path / "mnist_fc_family" / "summary.json").read_text())["rows"]
+    assert [(r["width"], r["depth"], r["d_int90"]) for r in rows] == [(50, 2, 700), (200, 3, 800)]
+    assert (tmp_path / "mnist_fc_family" / "family.png").exists()
+    assert "not run yet: w100d2, w200d2, w400d2, w200d1, w200d4" in capsys.readouterr().out
