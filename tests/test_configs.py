@@ -75,3 +75,31 @@ def test_family_summary_reads_finished_variants(tmp_path, capsys):
     assert [(r["width"], r["depth"], r["d_int90"]) for r in rows] == [(50, 2, 700), (200, 3, 800)]
     assert (tmp_path / "mnist_fc_family" / "family.png").exists()
     assert "not run yet: w100d2, w200d2, w400d2, w200d1, w200d4" in capsys.readouterr().out
+
+
+def test_table_reads_committed_style_results(tmp_path):
+    from experiments import table
+
+    folder = tmp_path / "mnist_fc"
+    folder.mkdir()
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "complete": True,
+                "baseline_metric": 0.976,
+                "config": {
+                    "D": 199_210,
+                    "dims": [100, 1500],
+                    "epochs": 5,
+                    "batch_size": 128,
+                    "lr": 0.01,
+                    "baseline_lr": 0.001,
+                    "seeds": [0, 1, 2],
+                },
+                "d_int": {"fastfood": {"d": 600, "interpolated": 585.4, "ci90": [559.5, None]}},
+            }
+        )
+    )
+    text = table.table(tmp_path)
+    assert "| MNIST FC | 750 | 600 (585, [560, inf]) | 199,210 | 332× | 0.9760 |" in text
+    assert "| MNIST LeNet | 290 | not run yet |" in text
