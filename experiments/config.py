@@ -39,7 +39,8 @@ class Experiment:
       steps: optimisation steps (full-batch problems), or None to use ``epochs``.
       epochs: epochs over the training set (data problems).
       batch_size: minibatch size (data problems).
-      data: ``data(data_dir) -> subspace.loop.Data``, or None for a full-batch problem.
+      data: ``data(data_dir, download=False) -> subspace.loop.Data`` (``download`` lets
+        TFDS fetch the data set), or None for a full-batch problem.
       metric: name of the metric d_int is read from (a key of a member's results).
       metric_fn: ``metric_fn(results) -> values``: the metric of every member from the
         arrays :func:`subspace.loop.train_group` returns.
@@ -62,7 +63,7 @@ class Experiment:
     steps: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
-    data: Callable[[str | None], Data] | None = None
+    data: Callable[..., Data] | None = None
     metric: str = "test_accuracy"
     metric_fn: Callable[[dict[str, np.ndarray]], np.ndarray] = lambda r: r["test_accuracy"]
     higher_is_better: bool = True

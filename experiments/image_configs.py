@@ -22,6 +22,7 @@ def image_data(
     data_dir: str | None,
     *,
     smoke: bool,
+    download: bool = False,
     limit: int | None = None,
     shuffled_pixels: bool = False,
     label_fraction: float | None = None,
@@ -29,7 +30,7 @@ def image_data(
 ) -> Data:
     """Loads ``dataset`` (offline files or TFDS), applies the paper's variants."""
     limit = SMOKE_TRAIN if smoke else limit
-    ds = load_dataset(dataset, data_dir=data_dir, limit=limit)
+    ds = load_dataset(dataset, data_dir=data_dir, limit=limit, download=download)
     if shuffled_pixels:
         ds = shuffle_pixels(ds, seed=variant_seed)
     if label_fraction is not None:
@@ -71,7 +72,9 @@ def image_experiment(
         projections=("fastfood",),
         epochs=1 if smoke else epochs,
         batch_size=64 if smoke else batch_size,
-        data=lambda data_dir: image_data(dataset, data_dir, smoke=smoke, **data_options),
+        data=lambda data_dir, download=False: image_data(
+            dataset, data_dir, smoke=smoke, download=download, **data_options
+        ),
         metric=metric,
         metric_fn=lambda r: r[metric],
     )

@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         "accelerator's memory, a quarter of the host's on the CPU)",
     )
     parser.add_argument(
+        "--download",
+        action="store_true",
+        help="let TFDS download the data set when no offline files are found (Colab)",
+    )
+    parser.add_argument(
         "--checkpoint-every",
         type=_positive(int),
         default=500,
@@ -183,7 +188,7 @@ class Run:
             raise SystemExit(
                 f"error: {exp.name} is full-batch: use --steps, not --epochs/--batch-size"
             )
-        self.data = exp.data(args.data_dir) if exp.data is not None else None
+        self.data = exp.data(args.data_dir, args.download) if exp.data is not None else None
         if self.data is None:
             self.steps = args.steps or exp.steps
         else:
