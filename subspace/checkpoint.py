@@ -10,6 +10,8 @@ leaves the previous checkpoint intact; only the newest is kept.
 
 from __future__ import annotations
 
+import numbers
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,10 @@ class GroupCheckpoint:
     """The newest checkpoint of one group, in ``directory``."""
 
     def __init__(self, directory: str | Path):
+        if not isinstance(directory, (str, os.PathLike)):
+            raise TypeError(
+                f"GroupCheckpoint: directory must be a str or os.PathLike; got {directory!r}"
+            )
         self.directory = Path(directory).resolve()
         self._checkpointer = ocp.StandardCheckpointer()
 
@@ -56,6 +62,15 @@ class GroupCheckpoint:
 
     def save(self, step: int, state: Any) -> None:
         """Saves ``state`` (a pytree of arrays, typed keys allowed) as done after ``step``."""
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise TypeError(
+                f"GroupCheckpoint.save: step must be an integer >= 0 (steps done); got {step!r}"
+            )
+        if step < 0:
+            raise ValueError(
+                f"GroupCheckpoint.save: step must be an integer >= 0 (steps done); got {step}"
+            )
+        step = int(step)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._checkpointer.save(self.directory / f"{_PREFIX}{step}", _to_savable(state))
         self._checkpointer.wait_until_finished()

@@ -171,6 +171,7 @@ def save_compressed(
       ...                          theta0_key=init_key, model={"config": "mnist_fc"})
     """
     where = "save_compressed"
+    path = _check_path(path, where)
     if not isinstance(subspace, Subspace):
         raise TypeError(f"{where}: subspace must be a Subspace; got {type(subspace).__name__}")
     if jnp.shape(subspace.theta0) != (subspace.D,):
@@ -181,6 +182,7 @@ def save_compressed(
         )
     check_z(z, subspace.d, subspace.dtype, where)
     check_key(key, where)
+    model, extra = _json_copy("model", model, where), _json_copy("extra", extra, where)
     if verify and _sha256(subspace.projection.init(key)) != _sha256(subspace.state):
         raise ValueError(
             f"{where}: key does not draw this subspace's P (its {subspace.kind} state differs "
@@ -227,15 +229,15 @@ def save_compressed(
             "P": _sha256(subspace.state),
             "theta": _sha256(subspace.flat(jnp.asarray(z))),
         },
-        "model": _json_copy("model", model, where),
-        "extra": _json_copy("extra", extra, where),
+        "model": model,
+        "extra": extra,
     }
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8), "z": z}
     if store_theta0:
         arrays["theta0"] = _to_disk(theta0)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    return _atomic_write(Path(path), buf.getvalue())
+    return _atomic_write(path, buf.getvalue())
 
 
 def load_compressed(
@@ -283,9 +285,16 @@ def load_compressed(
       >>> logits = model.apply({"params": m.params}, x)
     """
     where = "load_compressed"
+    path = _check_path(path, where)
     if theta0 is not None and init is not None:
         raise TypeError(f"{where}: pass theta0 or init, not both")
-    header, arrays = _read(Path(path), where)
+    if init is not None and not callable(init):
+        raise TypeError(f"{where}: init must be callable as init(key) -> params; got {init!r}")
+    if projection is not None and projection not in PROJECTIONS:
+        raise ValueError(
+            f"{where}: projection must be None or one of {sorted(PROJECTIONS)}; got {projection!r}"
+        )
+    header, arrays = _read(path, where)
     kind = header["projection"]
     if projection is not None and projection != kind:
         raise ValueError(
@@ -346,7 +355,7 @@ def compressed_header(path: str | os.PathLike) -> dict:
 
     Use it to find out which model to build before loading (``header["model"]``).
     """
-    return _read(Path(path), "compressed_header")[0]
+    return _read(_check_path(path, "compressed_header"), "compressed_header")[0]
 
 
 def size_report(path: str | os.PathLike, *, dtype: Any = np.float32) -> SizeReport:
@@ -356,8 +365,14 @@ def size_report(path: str | os.PathLike, *, dtype: Any = np.float32) -> SizeRepo
       >>> print(subspace.size_report("mnist_fc.npz"))
       2,131 bytes (d = 300) against 796,840 bytes of D = 199,210 float32 parameters: 374x smaller
     """
+    _check_path(path, "size_report")
+    try:
+        dt = np.dtype(jnp.dtype(dtype))
+    except TypeError:
+        raise TypeError(
+            f"size_report: dtype must be a numpy/JAX dtype (e.g. np.float32); got {dtype!r}"
+        ) from None
     header = compressed_header(path)
-    dt = np.dtype(jnp.dtype(dtype))
     return SizeReport(
         file_bytes=os.path.getsize(path),
         full_bytes=header["D"] * dt.itemsize,
@@ -383,6 +398,12 @@ def _atomic_write(path: Path, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _check_path(path: Any, where: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike; got {path!r}")
+    return Path(path)
 
 
 def _sha256(tree: Any) -> str:

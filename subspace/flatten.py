@@ -14,7 +14,10 @@ Mixed float dtypes: the flat vector has the promoted dtype of the leaves
 which represents every leaf exactly, so ``unravel(ravel(tree))`` is bitwise equal to
 ``tree``. ``unravel`` casts each chunk back to its leaf's dtype, so values that are not
 representable in a low-precision leaf (e.g. θ0 + P z in float32 for a bfloat16 leaf) are
-rounded to nearest there.
+rounded to nearest there. Two exceptions to "bitwise": NaN payloads in mixed-dtype trees
+come back as the standard NaN (the float conversion quiets them), and float64 leaves are
+float32 unless JAX's 64-bit mode is on (``jax.config.update("jax_enable_x64", True)``), as
+everywhere in JAX.
 """
 
 from __future__ import annotations
@@ -108,7 +111,8 @@ def ravel(tree: Any) -> tuple[jax.Array, Unravel]:
 
     Raises:
       ValueError: the tree has no leaves.
-      TypeError: a leaf is not a floating-point array (integer, boolean, complex, ...).
+      TypeError: a leaf is not a floating-point array (integer, boolean, complex, a string,
+        ...).
 
     Example:
       >>> flat, unravel = ravel({"w": jnp.ones((2, 3)), "b": jnp.zeros(3)})
@@ -121,6 +125,14 @@ def ravel(tree: Any) -> tuple[jax.Array, Unravel]:
     table, offset = [], 0
     for path, x in path_leaves:
         name = jax.tree_util.keystr(path)
+        # jnp.result_type would read a string or a type as a dtype name ("float32").
+        if isinstance(x, (str, bytes, type)) or not (
+            hasattr(x, "dtype") or isinstance(x, (int, float, complex))
+        ):
+            raise TypeError(
+                f"ravel: leaf {name} is a {type(x).__name__}; leaves must be floating-point "
+                "arrays (float16, bfloat16, float32, float64)"
+            )
         dtype = jnp.result_type(x)
         if not jnp.issubdtype(dtype, jnp.floating):
             raise TypeError(

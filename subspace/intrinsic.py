@@ -44,6 +44,10 @@ def mean_by_d(ds: Sequence[int], values: Sequence[float]) -> tuple[np.ndarray, n
             f"ds and values must be 1-D of the same non-zero length; got {ds.shape} and "
             f"{values.shape}"
         )
+    if ds.dtype.kind not in "iuf" or (ds.dtype.kind == "f" and not np.all(ds == np.round(ds))):
+        raise TypeError(f"ds must hold integers (the d of every member); got {ds.tolist()}")
+    if ds.min() < 1:
+        raise ValueError(f"ds must hold positive integers (d >= 1); got {ds.tolist()}")
     grid = np.unique(ds)
     return grid, np.array([values[ds == d].mean() for d in grid])
 
@@ -93,6 +97,8 @@ def d_int(
       point that misses and the first that reaches (equal to the grid value if the first
       grid point already reaches).
     """
+    threshold = _check_threshold(threshold)
+    _check_bool("higher_is_better", higher_is_better)
     grid, mean = mean_by_d(ds, values)
     reached, i, x = _first_reaching(grid, mean[None], threshold, higher_is_better)
     if not reached[0]:
@@ -125,6 +131,11 @@ def _check_threshold(threshold) -> float:
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite real number; got {threshold}")
     return float(threshold)
+
+
+def _check_bool(name: str, value) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False); got {value!r}")
 
 
 def _check_dims(name: str, dims) -> list[int]:
@@ -214,6 +225,7 @@ def bootstrap_d_int(
       (1.5, 1.5)
     """
     threshold = _check_threshold(threshold)
+    _check_bool("higher_is_better", higher_is_better)
     n_boot = _check_int("n_boot", n_boot, 1)
     level = _check_open_unit("level", level)
     replicates = _bootstrap_replicates(
@@ -269,6 +281,7 @@ def bracket(
       (there is nothing below it to refine).
     """
     threshold = _check_threshold(threshold)
+    _check_bool("higher_is_better", higher_is_better)
     grid, mean = mean_by_d(ds, values)
     reached, i, _ = _first_reaching(grid, mean[None], threshold, higher_is_better)
     if not reached[0] or i[0] == 0:
@@ -337,8 +350,7 @@ def search(
         raise TypeError(f"train must be callable as train(dims) -> (ds, values); got {train!r}")
     dims = _check_dims("coarse_dims", coarse_dims)
     threshold = _check_threshold(threshold)
-    if not isinstance(higher_is_better, (bool, np.bool_)):
-        raise TypeError(f"higher_is_better must be a bool; got {higher_is_better!r}")
+    _check_bool("higher_is_better", higher_is_better)
     k = _check_int("k", k, 1)
     rel_tol = _check_open_unit("rel_tol", rel_tol)
     max_rounds = _check_int("max_rounds", max_rounds, 1)

@@ -10,6 +10,7 @@ member its own order, drawn from ``(shuffle_seed, epoch, member seed)``.
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -105,16 +106,25 @@ def train_group(
       ``train_<name>`` and ``test_<name>`` with data; ``initial_<name>`` and
       ``final_<name>`` (before and after training) without.
     """
+    n = _check_arguments(
+        sweep,
+        init_args,
+        steps,
+        data,
+        batch_size,
+        shuffle_seed,
+        group_size,
+        mesh,
+        chunk,
+        eval_batch_size,
+    )
     mesh = member_mesh() if mesh is None else mesh
-    n = len(init_args[0])
     size = group_size or -(-n // mesh.devices.size) * mesh.devices.size
     if size < n or size % mesh.devices.size:
         raise ValueError(
             f"group_size must be >= the member count {n} and a multiple of the device count "
             f"{mesh.devices.size}; got {size}"
         )
-    if data is not None and batch_size is None:
-        raise ValueError("train_group: batch_size is required with data")
     # Pad to the group size by repeating the last member; the copies are dropped below.
     fill = np.minimum(np.arange(size), n - 1)
     args = [member_array(np.asarray(a)[fill], mesh) for a in init_args]
@@ -178,6 +188,77 @@ def train_group(
     out["last_step_loss"] = np.asarray(loss)[:n]
     out["finite"] = np.asarray(finite)[:n] & np.isfinite(out["last_step_loss"])
     return out
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"train_group: {name} must be an integer >= {minimum}; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"train_group: {name} must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def _check_arguments(
+    sweep,
+    init_args,
+    steps,
+    data,
+    batch_size,
+    shuffle_seed,
+    group_size,
+    mesh,
+    chunk,
+    eval_batch_size,
+) -> int:
+    """Host-side checks before anything is traced; returns the member count."""
+    if not isinstance(init_args, (tuple, list)) or not init_args:
+        raise ValueError(
+            f"train_group: init_args must be a non-empty tuple of per-member arrays, e.g. "
+            f"(ds, seeds); got {init_args!r}"
+        )
+    args = [np.asarray(a) for a in init_args]
+    n = len(args[0]) if args[0].ndim == 1 else -1
+    if n < 1 or any(a.shape != (n,) for a in args):
+        raise ValueError(
+            "train_group: init_args must be 1-D arrays of the same non-zero length (one entry "
+            f"per member); got shapes {[a.shape for a in args]}"
+        )
+    width = getattr(sweep, "width", 0)
+    if width and len(args) == 2 and (args[0].min() < 1 or args[0].max() > width):
+        raise ValueError(
+            f"train_group: every d (init_args[0]) must be in [1, width={width}] of the sweep; "
+            f"got {args[0].tolist()}"
+        )
+    _check_int("steps", steps, 1)
+    _check_int("shuffle_seed", shuffle_seed, 0)
+    _check_int("chunk", chunk, 1)
+    _check_int("eval_batch_size", eval_batch_size, 1)
+    if group_size is not None:
+        _check_int("group_size", group_size, 1)
+    if mesh is not None and not isinstance(mesh, Mesh):
+        raise TypeError(f"train_group: mesh must be a jax.sharding.Mesh; got {mesh!r}")
+    if data is not None:
+        if not isinstance(data, Data):
+            raise TypeError(
+                f"train_group: data must be a subspace.loop.Data; got {type(data).__name__}"
+            )
+        for split in ("train", "test"):
+            x, y = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
+            if (x is None) != (y is None) or (x is not None and len(x) != len(y)):
+                raise ValueError(
+                    f"train_group: data.{split}_x and data.{split}_y must both be given, with "
+                    f"the same number of examples; got {None if x is None else len(x)} and "
+                    f"{None if y is None else len(y)}"
+                )
+        if batch_size is None:
+            raise ValueError("train_group: batch_size is required with data")
+        batch_size = _check_int("batch_size", batch_size, 1)
+        if batch_size > len(data.train_x):
+            raise ValueError(
+                f"train_group: batch_size must be in [1, {len(data.train_x)}] (the number of "
+                f"training examples); got {batch_size}"
+            )
+    return n
 
 
 def _carried(state, finite, loss) -> dict:

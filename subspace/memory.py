@@ -21,6 +21,8 @@ __all__ = ["default_budget", "group_size", "program_bytes"]
 
 def program_bytes(fn: Callable, *args: Any) -> int:
     """Bytes that the compiled ``jax.jit(fn)(*args)`` needs: arguments, outputs, temporaries."""
+    if not callable(fn):
+        raise TypeError(f"program_bytes: fn must be callable; got {fn!r}")
     stats = jax.jit(fn).lower(*args).compile().memory_analysis()
     if stats is None:  # a backend without memory analysis: count the arguments only
         return sum(x.nbytes for x in jax.tree_util.tree_leaves(args) if hasattr(x, "nbytes"))
@@ -30,6 +32,11 @@ def program_bytes(fn: Callable, *args: Any) -> int:
 def default_budget(device: jax.Device | None = None) -> int:
     """Bytes a sweep may use on ``device``: half of an accelerator's memory limit, or a
     quarter of the host's physical memory on the CPU."""
+    if device is not None and not isinstance(device, jax.Device):
+        raise TypeError(
+            f"default_budget: device must be a jax.Device (e.g. jax.devices()[0]) or None; "
+            f"got {device!r}"
+        )
     device = jax.devices()[0] if device is None else device
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and stats.get("bytes_limit"):

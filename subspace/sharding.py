@@ -11,6 +11,7 @@ same code runs multi-host after ``jax.distributed.initialize()``.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,12 +29,18 @@ def member_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     devices = list(jax.devices() if devices is None else devices)
     if not devices:
         raise ValueError("member_mesh: devices must not be empty")
+    if not all(isinstance(d, jax.Device) for d in devices):
+        raise TypeError(f"member_mesh: devices must be jax.Device objects; got {devices!r}")
     return Mesh(np.array(devices), (MEMBER_AXIS,))
 
 
 def pad_members(values: np.ndarray, multiple: int) -> np.ndarray:
     """Pads the leading axis to a multiple of ``multiple`` by repeating the last entry."""
-    values = np.asarray(values)
+    values = _members(values, "pad_members")
+    if isinstance(multiple, bool) or not isinstance(multiple, numbers.Integral) or multiple < 1:
+        raise ValueError(
+            f"pad_members: multiple must be an integer >= 1 (the device count); got {multiple!r}"
+        )
     if values.shape[0] == 0:
         raise ValueError("pad_members: at least one member is needed")
     extra = -values.shape[0] % multiple
@@ -46,7 +53,8 @@ def member_array(values: np.ndarray, mesh: Mesh) -> jax.Array:
     ``values`` is the full host-side array (the same on every process); its leading axis
     must be a multiple of the mesh size (see :func:`pad_members`).
     """
-    values = np.asarray(values)
+    values = _members(values, "member_array")
+    _check_mesh(mesh, "member_array")
     size = mesh.devices.size
     if values.shape[0] % size:
         raise ValueError(
@@ -59,5 +67,22 @@ def member_array(values: np.ndarray, mesh: Mesh) -> jax.Array:
 
 def constrain_members(tree: Any, mesh: Mesh) -> Any:
     """Inside jit: every leaf's leading axis is the member axis, split over ``mesh``."""
+    _check_mesh(mesh, "constrain_members")
     sharding = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
     return jax.lax.with_sharding_constraint(tree, jax.tree_util.tree_map(lambda _: sharding, tree))
+
+
+def _members(values: Any, where: str) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim == 0:
+        raise ValueError(
+            f"{where}: values must have a leading member axis (at least 1-D); got a scalar"
+        )
+    return values
+
+
+def _check_mesh(mesh: Any, where: str) -> None:
+    if not isinstance(mesh, Mesh):
+        raise TypeError(
+            f"{where}: mesh must be a jax.sharding.Mesh (see member_mesh); got {mesh!r}"
+        )

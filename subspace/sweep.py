@@ -23,12 +23,12 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from subspace.projections import PROJECTIONS
 from subspace.projections.base import _as_int
 from subspace.train import LossFn, TrainState, make_trainer
-from subspace.wrap import Subspace, wrap
+from subspace.wrap import Subspace, check_options, wrap
 
 __all__ = [
     "Member",
@@ -86,12 +86,18 @@ class Sweep(NamedTuple):
 
 def member_keys(seed: int | jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(init_key, proj_key, train_key)`` of the member with this seed."""
+    if not isinstance(seed, (jax.Array, np.ndarray)):  # arrays: traced member seeds
+        _as_int("seed", seed)
+    elif not jnp.issubdtype(seed.dtype, jnp.integer):
+        raise TypeError(f"seed must be an integer (array); got dtype {seed.dtype}")
     init_key, proj_key, train_key = jax.random.split(jax.random.key(seed), 3)
     return init_key, proj_key, train_key
 
 
 def padded_options(projection: str, width: int) -> dict[str, int]:
     """Projection options that make a width-``width`` sweep's members reproducible alone."""
+    check_options(projection, {}, "padded_options")
+    _check_width(width, "padded_options")
     if projection == "fastfood":
         return {"block_size": 1 << (width - 1).bit_length()}
     return {}
@@ -113,6 +119,15 @@ def member_subspace(
       ``subspace.zeros()`` with ``make_trainer(...).init(z, key=train_key, ...)`` to
       reproduce the member.
     """
+    where = "member_subspace"
+    _check_task(task, where)
+    check_options(projection, options, where)
+    width = _check_width(width, where)
+    if not isinstance(member, Member):
+        raise TypeError(f"{where}: member must be a Member(d, seed); got {member!r}")
+    d = _as_int("member.d", member.d)
+    if not 1 <= d <= width:
+        raise ValueError(f"{where}: member.d must be an integer in [1, width={width}]; got {d}")
     init_key, proj_key, train_key = member_keys(member.seed)
     if theta0_seed is not None:
         init_key = member_keys(theta0_seed)[0]
@@ -152,13 +167,12 @@ def make_sweep(
       batch (leading member axis); ``evaluate(state, batch) -> metrics`` (needs
       ``task.eval_fn``). None is jitted: compose with ``jax.jit``/``jax.lax.scan``.
     """
-    if projection not in PROJECTIONS:
-        raise ValueError(
-            f"make_sweep: projection must be one of {sorted(PROJECTIONS)}; got {projection!r}"
-        )
-    width = _as_int("width", width)
-    if width < 1:
-        raise ValueError(f"make_sweep: width must be an integer >= 1; got {width}")
+    _check_task(task, "make_sweep")
+    _check_optimizer(optimizer, "make_sweep")
+    check_options(projection, options, "make_sweep")
+    width = _check_width(width, "make_sweep")
+    if theta0_seed is not None:
+        _as_int("theta0_seed", theta0_seed)
     opts = {**padded_options(projection, width), **options}
 
     def masked_loss(sub: Subspace, mask: jax.Array) -> LossFn:
@@ -192,6 +206,7 @@ def make_sweep(
         return task.eval_fn(params, state.train.model_state, batch)
 
     def init(ds: Sequence[int] | jax.Array, seeds: Sequence[int] | jax.Array) -> SweepState:
+        _check_members(ds, seeds, width)
         return jax.vmap(init_one)(jnp.asarray(ds), jnp.asarray(seeds))
 
     return Sweep(
@@ -210,6 +225,8 @@ def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
     members (θ0 from the seed's ``init_key``), so baseline and subspace are comparable.
     ``init(seeds)`` takes the seeds only; ``width`` is 0.
     """
+    _check_task(task, "make_baseline")
+    _check_optimizer(optimizer, "make_baseline")
 
     def init_one(seed: jax.Array) -> TrainState:
         init_key, _, train_key = member_keys(seed)
@@ -232,3 +249,57 @@ def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
         evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
         width=0,
     )
+
+
+# --- argument checks (host-side, before any tracing) ---
+
+
+def _check_width(width: Any, where: str) -> int:
+    width = _as_int("width", width)
+    if width < 1:
+        raise ValueError(f"{where}: width must be an integer >= 1; got {width}")
+    return width
+
+
+def _check_task(task: Any, where: str) -> None:
+    if not isinstance(task, Task):
+        raise TypeError(
+            f"{where}: task must be a subspace.sweep.Task(init, loss_fn, eval_fn); "
+            f"got {type(task).__name__}"
+        )
+    for name in ("init", "loss_fn"):
+        if not callable(getattr(task, name)):
+            raise TypeError(f"{where}: task.{name} must be callable; got {getattr(task, name)!r}")
+    if task.eval_fn is not None and not callable(task.eval_fn):
+        raise TypeError(f"{where}: task.eval_fn must be callable or None; got {task.eval_fn!r}")
+
+
+def _check_optimizer(optimizer: Any, where: str) -> None:
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            f"{where}: optimizer must be an optax.GradientTransformation (e.g. "
+            f"optax.adam(1e-3)); got {type(optimizer).__name__}"
+        )
+
+
+def _check_members(ds: Any, seeds: Any, width: int) -> None:
+    """Host-side check of concrete ``ds``/``seeds``; traced ones (inside ``jax.jit``) are
+    checked by the caller on its host values (see ``train_group``)."""
+    if any(
+        isinstance(a, jax.core.Tracer) or (isinstance(a, jax.Array) and not a.is_fully_addressable)
+        for a in (ds, seeds)
+    ):
+        return
+    ds, seeds = np.asarray(ds), np.asarray(seeds)
+    if ds.ndim != 1 or ds.shape != seeds.shape or ds.size == 0:
+        raise ValueError(
+            f"Sweep.init: ds and seeds must be 1-D of the same non-zero length; got shapes "
+            f"{ds.shape} and {seeds.shape}"
+        )
+    for name, a in (("ds", ds), ("seeds", seeds)):
+        if not np.issubdtype(a.dtype, np.integer):
+            raise TypeError(f"Sweep.init: {name} must be integers; got dtype {a.dtype}")
+    if ds.min() < 1 or ds.max() > width:
+        raise ValueError(
+            f"Sweep.init: every d must be an integer in [1, width={width}]; got {ds.tolist()}"
+        )

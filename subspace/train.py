@@ -101,6 +101,7 @@ def make_trainer(
 
     def init(z: Any, *, key: jax.Array | None = None, model_state: Any = ()) -> TrainState:
         check_key(key, "Trainer.init")
+        _check_trainable(z)
         # Copies, so that donating the state to ``step`` never deletes the caller's arrays.
         z, model_state = jax.tree_util.tree_map(jnp.array, (z, model_state))
         return TrainState(z, opt.init(z), model_state, jnp.zeros((), jnp.int32), key)
@@ -131,6 +132,21 @@ def make_trainer(
         step=jax.jit(update, donate_argnums=0),
         evaluate=jax.jit(evaluate),
     )
+
+
+def _check_trainable(z: Any) -> None:
+    leaves = jax.tree_util.tree_leaves(z)
+    if not leaves:
+        raise ValueError("Trainer.init: z has no leaves; expected z of shape (d,) or params")
+    for leaf in leaves:
+        numeric = hasattr(leaf, "dtype") or isinstance(leaf, (int, float, complex))
+        dtype = jnp.result_type(leaf) if numeric and not isinstance(leaf, type) else None
+        if dtype is None or not jnp.issubdtype(dtype, jnp.inexact):
+            raise TypeError(
+                "Trainer.init: z must be a floating-point array (z of shape (d,), e.g. "
+                "subspace.zeros()) or a pytree of them (the baseline's params); got a leaf "
+                f"{type(leaf).__name__} of dtype {dtype}"
+            )
 
 
 def _scan(update, state, batch, num_steps):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from typing import Any
 
 import jax
@@ -117,13 +118,8 @@ def wrap(
       >>> sub = subspace.wrap(variables["params"], 750, key=proj_key)
       >>> logits = model.apply({"params": sub.params(z)}, x)
     """
-    if projection not in PROJECTIONS:
-        raise ValueError(
-            f"wrap: projection must be one of {sorted(PROJECTIONS)}; got {projection!r}"
-        )
+    check_options(projection, options, "wrap")
     check_key(key, "wrap")
-    if "dtype" in options:
-        raise TypeError("wrap: dtype is not an option; z follows the parameters' dtype")
     theta0, unravel = ravel(params)
     _, d = check_dims(unravel.D, d)
     opts = tuple(sorted(options.items()))
@@ -132,6 +128,35 @@ def wrap(
     )  # validates the options, no work
     state = proj.init(key)
     return Subspace(theta0, state, unravel, projection, d, opts)
+
+
+def check_options(projection: Any, options: dict[str, Any], where: str) -> None:
+    """Raises unless ``projection`` is a known kind and ``options`` are keyword options of
+    it with hashable values (they are part of a ``Subspace``'s static description)."""
+    if not isinstance(projection, str) or projection not in PROJECTIONS:
+        raise ValueError(
+            f"{where}: projection must be one of {sorted(PROJECTIONS)}; got {projection!r}"
+        )
+    if "dtype" in options:
+        raise TypeError(f"{where}: dtype is not an option; z follows the parameters' dtype")
+    signature = inspect.signature(PROJECTIONS[projection])
+    allowed = sorted(
+        name
+        for name, p in signature.parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "dtype"
+    )
+    for name, value in options.items():
+        if name not in allowed:
+            raise TypeError(
+                f"{where}: unexpected keyword option {name!r} for projection {projection!r}; "
+                f"its options are {allowed}"
+            )
+        try:
+            hash(value)
+        except TypeError:
+            raise TypeError(
+                f"{where}: option {name} must be a number (hashable); got {value!r}"
+            ) from None
 
 
 def _z_dtype(params_dtype: np.dtype) -> np.dtype:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import jax
@@ -49,6 +50,10 @@ def dense(
     """
     D, d = check_dims(D, d)
     dtype = check_dtype(dtype)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Real):
+        raise TypeError(f"dense: max_bytes must be a number of bytes > 0; got {max_bytes!r}")
+    if not max_bytes > 0:
+        raise ValueError(f"dense: max_bytes must be a number of bytes > 0; got {max_bytes}")
     nbytes = D * d * dtype.itemsize
     if nbytes > max_bytes:
         raise ValueError(
@@ -63,7 +68,10 @@ def dense(
 
     def init(key: jax.Array) -> DenseState:
         check_key(key, "dense.init")
-        columns = jax.vmap(column, in_axes=(None, 0))(key, jnp.arange(d))
+        # lax.map, not vmap: every column is drawn and normalised by the same loop body
+        # whatever d is, so the first d columns of a wider P are bitwise this P (a vmapped
+        # norm is vectorised differently for different d and can differ in the last bit).
+        columns = jax.lax.map(lambda j: column(key, j), jnp.arange(d))
         return DenseState(P=columns.T)
 
     def apply(state: DenseState, z: jax.Array) -> jax.Array:

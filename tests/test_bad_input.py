@@ -1,0 +1,1207 @@
+"""Every public function refuses bad input with a clear error, before any expensive work.
+
+One table of (what it covers, call, exception, message) cases. A message must name the
+argument and the allowed values. Callables handed to the library (a task's ``init``, a
+search's ``train``, a sweep's ``init``) are spies: a refusal must come before any of them
+runs. The last test checks that every public name is covered by a case or listed, with a
+reason, as taking no arguments worth validating, so a new public function without
+validation fails it.
+"""
+
+import importlib
+import inspect
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import subspace
+from subspace import checkpoint, intrinsic, memory, sharding, sweep
+from subspace.loop import Data
+from subspace.sweep import Member, Task
+
+MODULES = [
+    "subspace",
+    "subspace.flatten",
+    "subspace.hadamard",
+    "subspace.projections",
+    "subspace.wrap",
+    "subspace.train",
+    "subspace.sweep",
+    "subspace.loop",
+    "subspace.memory",
+    "subspace.sharding",
+    "subspace.intrinsic",
+    "subspace.compress",
+    "subspace.checkpoint",
+]
+
+# Public names that are containers, results, types or constants: nothing to validate.
+NO_ARGUMENTS = {
+    "PROJECTIONS": "a dict of the three factories, each covered",
+    "CompressedModel": "a result of load_compressed",
+    "SizeReport": "a result of size_report",
+    "Data": "a NamedTuple of arrays, validated by train_group",
+    "Leaf": "a row of Unravel's table, built by ravel",
+    "Member": "a NamedTuple (d, seed), validated by member_subspace",
+    "Task": "a dataclass of callables, validated by make_sweep/make_baseline/member_subspace",
+    "TrainState": "a NamedTuple built by Trainer.init",
+    "SweepState": "a NamedTuple built by Sweep.init",
+    "LossFn": "a type alias",
+    "DInt": "a result of d_int",
+    "SearchResult": "a result of search",
+    "MEMBER_AXIS": "a constant, the mesh axis name",
+}
+
+
+class Context:
+    """Small real objects for the calls, built once; ``calls`` records the spies."""
+
+    def __init__(self, tmp):
+        self.calls = []
+        self.key = jax.random.key(0)
+        self.params = {"b": jnp.zeros(4), "w": jnp.ones((2, 3))}  # D = 10
+        self.flat, self.unravel = subspace.ravel(self.params)
+        self.sub = subspace.wrap(self.params, 4, projection="dense", key=self.key)
+        self.task = Task(init=self.spy("task.init"), loss_fn=self.spy("task.loss_fn"))
+        self.trainer = subspace.make_trainer(
+            lambda z, s, b, k: (jnp.sum(z**2), (s, {})), optax.sgd(0.1)
+        )
+        self.state = self.trainer.init(jnp.zeros(3), key=self.key)
+        self.sweep = types.SimpleNamespace(
+            init=self.spy("sweep.init"),
+            update=self.spy("sweep.update"),
+            update_each=self.spy("sweep.update_each"),
+            evaluate=self.spy("sweep.evaluate"),
+            width=8,
+        )
+        self.members = (np.array([2, 4, 8]), np.array([0, 1, 2]))
+        x, y = np.zeros((10, 2), np.float32), np.zeros(10, np.int32)
+        self.data = Data(x, y, x, y)
+        self.tmp = tmp
+        self.path = subspace.save_compressed(
+            tmp / "model.npz", self.sub, self.sub.zeros(), key=self.key, store_theta0=True
+        )
+        self.mesh = sharding.member_mesh()
+
+    def spy(self, name):
+        def spy(*args, **kwargs):
+            self.calls.append(name)
+            raise AssertionError(f"{name} was called before the bad input was refused")
+
+        return spy
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    return Context(tmp_path_factory.mktemp("bad_input"))
+
+
+def case(covers, call, exc, match, id):
+    return pytest.param(covers, call, exc, match, id=id)
+
+
+PROJ = r"\['dense', 'fastfood', 'sparse'\]"
+Z4 = r"z must have shape \(4,\)"
+NOT_AN_OPTION = (
+    r"unexpected keyword option 'density' for projection 'dense'; its options are \['max"
+)
+
+
+def _projection_cases():
+    cases = []
+    for name in ["dense", "sparse", "fastfood"]:
+        f = getattr(subspace, name)
+        cases += [
+            case(
+                f,
+                lambda c, f=f: f(10, 0),
+                ValueError,
+                r"d .* integer in \[1, D=10\]",
+                f"{name}-d<1",
+            ),
+            case(
+                f,
+                lambda c, f=f: f(10, 11),
+                ValueError,
+                r"d .* in \[1, D=10\]; got 11",
+                f"{name}-d>D",
+            ),
+            case(
+                f, lambda c, f=f: f(10, 2.5), TypeError, "d must be an integer", f"{name}-d-float"
+            ),
+            case(
+                f,
+                lambda c, f=f: f(10, True),
+                TypeError,
+                "d must be an integer; got bool",
+                f"{name}-d-b",
+            ),
+            case(f, lambda c, f=f: f(10, "3"), TypeError, "d must be an integer", f"{name}-d-str"),
+            case(f, lambda c, f=f: f(0, 1), ValueError, r"D .* integer >= 1; got 0", f"{name}-D<1"),
+            case(
+                f, lambda c, f=f: f(10.0, 1), TypeError, "D must be an integer", f"{name}-D-float"
+            ),
+            case(
+                f,
+                lambda c, f=f: f(10, 2, dtype=jnp.int32),
+                TypeError,
+                "dtype must be a floating-point dtype",
+                f"{name}-dtype-int",
+            ),
+            case(
+                f,
+                lambda c, f=f: f(10, 2, dtype="nope"),
+                TypeError,
+                "floating-point",
+                f"{name}-dtype",
+            ),
+            # apply checks z before it touches the state, so no state (no compile) needed.
+            case(
+                subspace.Projection,
+                lambda c, f=f: f(10, 4).apply(None, jnp.ones(5)),
+                ValueError,
+                Z4,
+                f"{name}-apply-z-shape",
+            ),
+            case(
+                subspace.Projection,
+                lambda c, f=f: f(10, 4).apply(None, jnp.ones((1, 4))),
+                ValueError,
+                Z4,
+                f"{name}-apply-z-batched",
+            ),
+            case(
+                subspace.Projection,
+                lambda c, f=f: f(10, 4).apply(None, jnp.ones(4, jnp.int32)),
+                TypeError,
+                "z must have dtype float32",
+                f"{name}-apply-z-dtype",
+            ),
+            case(
+                subspace.Projection,
+                lambda c, f=f: f(10, 4).apply(None, [0.0] * 4),
+                TypeError,
+                r"z must be an array of shape \(4,\)",
+                f"{name}-apply-z-list",
+            ),
+            case(
+                subspace.Projection,
+                lambda c, f=f: f(10, 4).init(None),
+                TypeError,
+                "key is required",
+                f"{name}-init-no-key",
+            ),
+            case(
+                subspace.Projection,
+                lambda c, f=f: f(10, 4).init(jax.random.split(c.key, 2)),
+                TypeError,
+                "key must be a single PRNG key",
+                f"{name}-init-keys",
+            ),
+            case(
+                subspace.Projection,
+                lambda c, f=f: f(10, 4).init(jnp.ones(2)),
+                TypeError,
+                "key must be a single PRNG key",
+                f"{name}-init-float",
+            ),
+        ]
+    return cases
+
+
+CASES = [
+    # --- flatten ---
+    case(subspace.ravel, lambda c: subspace.ravel({}), ValueError, "no leaves", "ravel-empty"),
+    case(
+        subspace.ravel,
+        lambda c: subspace.ravel({"a": None, "b": []}),
+        ValueError,
+        "no leaves",
+        "ravel-only-empty-nodes",
+    ),
+    case(
+        subspace.ravel,
+        lambda c: subspace.ravel({"w": jnp.arange(3)}),
+        TypeError,
+        r"leaf \['w'\] has dtype int32; only floating-point leaves",
+        "ravel-int",
+    ),
+    case(
+        subspace.ravel,
+        lambda c: subspace.ravel({"w": jnp.ones(2, bool)}),
+        TypeError,
+        r"leaf \['w'\] has dtype bool",
+        "ravel-bool",
+    ),
+    case(
+        subspace.ravel,
+        lambda c: subspace.ravel({"w": jnp.ones(2, jnp.complex64)}),
+        TypeError,
+        "complex64; only floating-point",
+        "ravel-complex",
+    ),
+    case(
+        subspace.ravel,
+        lambda c: subspace.ravel({"w": "float32"}),
+        TypeError,
+        r"leaf \['w'\] is a str; leaves must be floating-point arrays",
+        "ravel-str",
+    ),
+    case(
+        subspace.ravel,
+        lambda c: subspace.ravel([np.float32]),
+        TypeError,
+        r"leaf \[0\] is a type; leaves must be floating-point arrays",
+        "ravel-type",
+    ),
+    case(
+        subspace.Unravel,
+        lambda c: c.unravel(c.flat[:-1]),
+        ValueError,
+        r"flat must have shape \(10,\)",
+        "unravel-shape",
+    ),
+    case(
+        subspace.Unravel,
+        lambda c: c.unravel(c.flat[None]),
+        ValueError,
+        r"flat must have shape \(10,\)",
+        "unravel-batched",
+    ),
+    case(
+        subspace.Unravel,
+        lambda c: c.unravel(c.flat.astype(jnp.bfloat16)),
+        TypeError,
+        "flat must have dtype float32",
+        "unravel-dtype",
+    ),
+    # --- hadamard ---
+    case(
+        subspace.fwht,
+        lambda c: subspace.fwht(jnp.float32(1)),
+        ValueError,
+        "at least one axis",
+        "fwht-scalar",
+    ),
+    case(
+        subspace.fwht,
+        lambda c: subspace.fwht(jnp.ones(3)),
+        ValueError,
+        r"power of two \(1, 2, 4, ...\); got 3",
+        "fwht-3",
+    ),
+    case(
+        subspace.fwht,
+        lambda c: subspace.fwht(jnp.ones((2, 0))),
+        ValueError,
+        "power of two .*; got 0",
+        "fwht-0",
+    ),
+    case(
+        subspace.fwht,
+        lambda c: subspace.fwht(jnp.ones(4, jnp.int32)),
+        TypeError,
+        r"floating point \(float16, bfloat16, float32, float64\); got int32",
+        "fwht-int",
+    ),
+    # --- projection options ---
+    *[
+        case(
+            subspace.sparse,
+            lambda c, v=v: subspace.sparse(10, 2, density=v),
+            exc,
+            r"density must be (a float )?in \(0, 1\]",
+            f"sparse-density-{v}",
+        )
+        for v, exc in [
+            (0.0, ValueError),
+            (1.5, ValueError),
+            (-0.1, ValueError),
+            (float("nan"), ValueError),
+            ("0.1", TypeError),
+            (True, TypeError),
+        ]
+    ],
+    *[
+        case(
+            subspace.fastfood,
+            lambda c, v=v: subspace.fastfood(10, 4, block_size=v),
+            exc,
+            match,
+            f"fastfood-block_size-{v}",
+        )
+        for v, exc, match in [
+            (3, ValueError, "block_size must be a power of two >= d = 4; got 3"),
+            (2, ValueError, "block_size must be a power of two >= d = 4; got 2"),
+            (0, ValueError, "block_size must be a power of two >= d = 4; got 0"),
+            (True, TypeError, "block_size must be an integer"),
+            (4.0, TypeError, "block_size must be an integer"),
+        ]
+    ],
+    case(
+        subspace.dense,
+        lambda c: subspace.dense(100, 10, max_bytes=1000),
+        ValueError,
+        "P would take .* > max_bytes = 1,000.*fastfood.*sparse",
+        "dense-over-budget",
+    ),
+    case(
+        subspace.dense,
+        lambda c: subspace.dense(10, 2, max_bytes="1GB"),
+        TypeError,
+        "max_bytes must be a number of bytes > 0",
+        "dense-max_bytes-str",
+    ),
+    case(
+        subspace.dense,
+        lambda c: subspace.dense(10, 2, max_bytes=-1),
+        ValueError,
+        "max_bytes must be a number of bytes > 0",
+        "dense-max_bytes-negative",
+    ),
+    *_projection_cases(),
+    # --- wrap and Subspace ---
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 4, projection="gaussian", key=c.key),
+        ValueError,
+        f"projection must be one of {PROJ}; got 'gaussian'",
+        "wrap-projection",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 4, projection=None, key=c.key),
+        ValueError,
+        f"projection must be one of {PROJ}",
+        "wrap-projection-none",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 4),
+        TypeError,
+        "wrap: key is required",
+        "wrap-no-key",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 4, key=0),
+        TypeError,
+        "wrap: key must be a single PRNG key",
+        "wrap-int-key",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 0, key=c.key),
+        ValueError,
+        r"d \(subspace dimension\) must be an integer in \[1, D=10\]; got 0",
+        "wrap-d<1",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 11, key=c.key),
+        ValueError,
+        r"in \[1, D=10\]; got 11",
+        "wrap-d>D",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 2.0, key=c.key),
+        TypeError,
+        "d must be an integer; got float",
+        "wrap-d-float",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, True, key=c.key),
+        TypeError,
+        "d must be an integer; got bool",
+        "wrap-d-bool",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap({}, 1, key=c.key),
+        ValueError,
+        "no leaves",
+        "wrap-empty",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap({"w": jnp.zeros((0, 3))}, 1, key=c.key),
+        ValueError,
+        r"D \(number of parameters\) must be an integer >= 1; got 0",
+        "wrap-D=0",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap({"w": jnp.arange(4)}, 1, key=c.key),
+        TypeError,
+        "only floating-point leaves",
+        "wrap-int-leaves",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 2, key=c.key, dtype=jnp.float64),
+        TypeError,
+        "dtype is not an option",
+        "wrap-dtype",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 2, projection="dense", key=c.key, density=0.1),
+        TypeError,
+        NOT_AN_OPTION,
+        "wrap-unknown-option",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 2, key=c.key, block_size=[4]),
+        TypeError,
+        "option block_size must be a number",
+        "wrap-unhashable-option",
+    ),
+    case(
+        subspace.wrap,
+        lambda c: subspace.wrap(c.params, 4, key=c.key, block_size=2),
+        ValueError,
+        "block_size must be a power of two >= d = 4",
+        "wrap-block_size",
+    ),
+    case(
+        subspace.Subspace,
+        lambda c: c.sub.params(jnp.ones(5)),
+        ValueError,
+        Z4,
+        "subspace-params-shape",
+    ),
+    case(
+        subspace.Subspace,
+        lambda c: c.sub.delta(jnp.ones(4, jnp.int32)),
+        TypeError,
+        "z must have dtype float32",
+        "subspace-delta-dtype",
+    ),
+    case(
+        subspace.Subspace,
+        lambda c: c.sub.flat(np.ones(4, np.float64)),
+        TypeError,
+        "z must have dtype float32",
+        "subspace-flat-float64",
+    ),
+    # --- train ---
+    case(
+        subspace.make_trainer,
+        lambda c: subspace.make_trainer(3, optax.sgd(0.1)),
+        TypeError,
+        "loss_fn must be callable",
+        "trainer-loss_fn",
+    ),
+    case(
+        subspace.make_trainer,
+        lambda c: subspace.make_trainer(c.spy("loss"), "adam"),
+        TypeError,
+        r"optimizer must be an optax.GradientTransformation \(e.g. optax.adam\(1e-3\)\); got str",
+        "trainer-optimizer-str",
+    ),
+    case(
+        subspace.make_trainer,
+        lambda c: subspace.make_trainer(c.spy("loss"), optax.adam),
+        TypeError,
+        "optimizer must be an optax.GradientTransformation",
+        "trainer-optimizer-factory",
+    ),
+    case(
+        subspace.make_trainer,
+        lambda c: subspace.make_trainer(c.spy("loss"), optax.sgd(0.1), eval_fn=3),
+        TypeError,
+        "eval_fn must be callable",
+        "trainer-eval_fn",
+    ),
+    case(
+        subspace.Trainer,
+        lambda c: c.trainer.init(jnp.zeros(3)),
+        TypeError,
+        "Trainer.init: key is required",
+        "trainer-init-no-key",
+    ),
+    case(
+        subspace.Trainer,
+        lambda c: c.trainer.init(jnp.arange(3), key=c.key),
+        TypeError,
+        r"z must be a floating-point array .* dtype int32",
+        "trainer-init-int-z",
+    ),
+    case(
+        subspace.Trainer,
+        lambda c: c.trainer.init({"w": "zeros"}, key=c.key),
+        TypeError,
+        "z must be a floating-point array",
+        "trainer-init-str-z",
+    ),
+    case(
+        subspace.Trainer,
+        lambda c: c.trainer.init({}, key=c.key),
+        ValueError,
+        "z has no leaves",
+        "trainer-init-empty-z",
+    ),
+    *[
+        case(
+            subspace.Trainer,
+            lambda c, v=v: c.trainer.scan(c.state, None, v),
+            ValueError,
+            "num_steps must be an integer >= 1",
+            f"trainer-scan-{v}",
+        )
+        for v in [0, -3, 2.5, True]
+    ],
+    case(
+        subspace.Trainer,
+        lambda c: c.trainer.evaluate(c.state, None),
+        ValueError,
+        "make_trainer was given no eval_fn",
+        "trainer-evaluate-no-eval_fn",
+    ),
+    # --- sweep ---
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(c.task, optax.sgd(0.1), projection="nope", width=4),
+        ValueError,
+        f"make_sweep: projection must be one of {PROJ}",
+        "sweep-projection",
+    ),
+    *[
+        case(
+            subspace.make_sweep,
+            lambda c, v=v: subspace.make_sweep(c.task, optax.sgd(0.1), projection="dense", width=v),
+            exc,
+            "width must be an integer",
+            f"sweep-width-{v}",
+        )
+        for v, exc in [(0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError)]
+    ],
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(c.task, "adam", projection="dense", width=4),
+        TypeError,
+        "make_sweep: optimizer must be an optax.GradientTransformation",
+        "sweep-optimizer",
+    ),
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(c.spy("init"), optax.sgd(0.1), projection="dense", width=4),
+        TypeError,
+        r"make_sweep: task must be a subspace.sweep.Task\(init, loss_fn, eval_fn\)",
+        "sweep-task",
+    ),
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(
+            Task(init=3, loss_fn=c.spy("loss")), optax.sgd(0.1), projection="dense", width=4
+        ),
+        TypeError,
+        "task.init must be callable",
+        "sweep-task-init",
+    ),
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(
+            c.task, optax.sgd(0.1), projection="dense", width=4, theta0_seed=1.5
+        ),
+        TypeError,
+        "theta0_seed must be an integer",
+        "sweep-theta0_seed",
+    ),
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(
+            c.task, optax.sgd(0.1), projection="dense", width=4, density=0.1
+        ),
+        TypeError,
+        NOT_AN_OPTION,
+        "sweep-option",
+    ),
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(c.task, optax.sgd(0.1), projection="dense", width=4).init(
+            [2, 5], [0, 1]
+        ),
+        ValueError,
+        r"every d must be an integer in \[1, width=4\]; got \[2, 5\]",
+        "sweep-init-d>width",
+    ),
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(c.task, optax.sgd(0.1), projection="dense", width=4).init(
+            [0, 2], [0, 1]
+        ),
+        ValueError,
+        r"in \[1, width=4\]; got \[0, 2\]",
+        "sweep-init-d<1",
+    ),
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(c.task, optax.sgd(0.1), projection="dense", width=4).init(
+            [2, 3], [0]
+        ),
+        ValueError,
+        "ds and seeds must be 1-D of the same non-zero length",
+        "sweep-init-lengths",
+    ),
+    case(
+        subspace.make_sweep,
+        lambda c: subspace.make_sweep(c.task, optax.sgd(0.1), projection="dense", width=4).init(
+            [2.0, 3.0], [0, 1]
+        ),
+        TypeError,
+        "ds must be integers",
+        "sweep-init-float-ds",
+    ),
+    case(
+        subspace.make_baseline,
+        lambda c: subspace.make_baseline(c.task, "sgd"),
+        TypeError,
+        "make_baseline: optimizer must be an optax.GradientTransformation",
+        "baseline-optimizer",
+    ),
+    case(
+        subspace.make_baseline,
+        lambda c: subspace.make_baseline((c.spy("init"), c.spy("loss")), optax.sgd(0.1)),
+        TypeError,
+        "make_baseline: task must be a subspace.sweep.Task",
+        "baseline-task",
+    ),
+    *[
+        case(
+            subspace.member_subspace,
+            lambda c, kw=kw: subspace.member_subspace(
+                c.task,
+                kw.get("member", Member(2, 0)),
+                **{
+                    "projection": "dense",
+                    "width": 4,
+                    **{k: v for k, v in kw.items() if k != "member"},
+                },
+            ),
+            exc,
+            match,
+            f"member_subspace-{id}",
+        )
+        for kw, exc, match, id in [
+            ({"projection": "nope"}, ValueError, f"projection must be one of {PROJ}", "proj"),
+            ({"width": 0}, ValueError, "width must be an integer >= 1", "width"),
+            ({"width": 2.5}, TypeError, "width must be an integer", "width-float"),
+            (
+                {"member": Member(5, 0)},
+                ValueError,
+                r"member.d must be an integer in \[1, width=4\]; got 5",
+                "d>width",
+            ),
+            ({"member": Member(0, 0)}, ValueError, r"in \[1, width=4\]; got 0", "d<1"),
+            ({"member": Member(2.5, 0)}, TypeError, "member.d must be an integer", "d-float"),
+            ({"member": (2, 0)}, TypeError, r"member must be a Member\(d, seed\)", "tuple"),
+            ({"member": Member(2, "a")}, TypeError, "seed must be an integer", "seed"),
+            ({"theta0_seed": 0.5}, TypeError, "seed must be an integer", "theta0_seed"),
+            ({"density": 0.1}, TypeError, "unexpected keyword option 'density'", "option"),
+        ]
+    ],
+    case(
+        subspace.member_subspace,
+        lambda c: subspace.member_subspace(
+            c.spy("init"), Member(2, 0), projection="dense", width=4
+        ),
+        TypeError,
+        "member_subspace: task must be a subspace.sweep.Task",
+        "member_subspace-task",
+    ),
+    *[
+        case(
+            sweep.member_keys,
+            lambda c, v=v: sweep.member_keys(v),
+            TypeError,
+            "seed must be an integer",
+            f"member_keys-{v!r}",
+        )
+        for v in ["a", 1.5, None, True, np.array([1.5])]
+    ],
+    case(
+        sweep.padded_options,
+        lambda c: sweep.padded_options("nope", 4),
+        ValueError,
+        f"projection must be one of {PROJ}",
+        "padded_options-projection",
+    ),
+    case(
+        sweep.padded_options,
+        lambda c: sweep.padded_options("fastfood", 0),
+        ValueError,
+        "width must be an integer >= 1",
+        "padded_options-width",
+    ),
+    # --- loop ---
+    *[
+        case(
+            subspace.train_group,
+            lambda c, kw=kw: subspace.train_group(
+                c.sweep,
+                kw.get("init_args", c.members),
+                **{
+                    "steps": 5,
+                    "data": c.data,
+                    "batch_size": 2,
+                    **{k: v for k, v in kw.items() if k != "init_args"},
+                },
+            ),
+            exc,
+            match,
+            f"train_group-{id}",
+        )
+        for kw, exc, match, id in [
+            ({"steps": 0}, ValueError, "steps must be an integer >= 1; got 0", "steps0"),
+            ({"steps": -1}, ValueError, "steps must be an integer >= 1", "steps-neg"),
+            ({"steps": 2.5}, TypeError, "steps must be an integer >= 1", "steps-float"),
+            ({"steps": True}, TypeError, "steps must be an integer >= 1", "steps-bool"),
+            ({"batch_size": None}, ValueError, "batch_size is required with data", "no-batch"),
+            ({"batch_size": 0}, ValueError, "batch_size must be an integer >= 1", "batch0"),
+            ({"batch_size": 11}, ValueError, r"batch_size must be in \[1, 10\]", "batch>n"),
+            ({"batch_size": 2.0}, TypeError, "batch_size must be an integer", "batch-float"),
+            ({"chunk": 0}, ValueError, "chunk must be an integer >= 1", "chunk0"),
+            ({"eval_batch_size": 0}, ValueError, "eval_batch_size must be an integer >= 1", "ev"),
+            ({"group_size": 0}, ValueError, "group_size must be an integer >= 1", "group0"),
+            ({"group_size": 2}, ValueError, "group_size must be >= the member count 3", "group<n"),
+            ({"shuffle_seed": -1}, ValueError, "shuffle_seed must be an integer >= 0", "seed"),
+            ({"mesh": "cpu"}, TypeError, "mesh must be a jax.sharding.Mesh", "mesh"),
+            (
+                {"data": (np.zeros((10, 2)), np.zeros(10))},
+                TypeError,
+                "data must be a subspace.loop.Data",
+                "data-tuple",
+            ),
+            (
+                {"data": Data(np.zeros((10, 2)), np.zeros(9))},
+                ValueError,
+                "data.train_x and data.train_y must both be given, with the same number",
+                "data-lengths",
+            ),
+            (
+                {"data": Data(np.zeros((10, 2)), np.zeros(10), np.zeros((3, 2)))},
+                ValueError,
+                "data.test_x and data.test_y must both be given",
+                "data-test-y",
+            ),
+            ({"init_args": ()}, ValueError, "init_args must be a non-empty tuple", "args-empty"),
+            (
+                {"init_args": (np.array([2, 4]), np.array([0]))},
+                ValueError,
+                "init_args must be 1-D arrays of the same non-zero length",
+                "args-lengths",
+            ),
+            (
+                {"init_args": (np.array([], int), np.array([], int))},
+                ValueError,
+                "init_args must be 1-D arrays of the same non-zero length",
+                "args-none",
+            ),
+            (
+                {"init_args": (np.array([2, 9]), np.array([0, 1]))},
+                ValueError,
+                r"every d \(init_args\[0\]\) must be in \[1, width=8\]",
+                "d>width",
+            ),
+        ]
+    ],
+    # --- memory ---
+    *[
+        case(
+            memory.group_size,
+            lambda c, kw=kw: memory.group_size(
+                **{**dict(members=4, member_bytes=10, budget=100), **kw}
+            ),
+            ValueError,
+            f"group_size: {next(iter(kw))} must be an integer >= 1",
+            "group_size-{}={}".format(*next(iter(kw.items()))),
+        )
+        for kw in [
+            {"members": 0},
+            {"member_bytes": 0},
+            {"budget": -1},
+            {"multiple": 0},
+            {"members": True},
+            {"budget": 1.5e9},
+        ]
+    ],
+    case(
+        memory.program_bytes,
+        lambda c: memory.program_bytes(3, jnp.ones(2)),
+        TypeError,
+        "program_bytes: fn must be callable",
+        "program_bytes-fn",
+    ),
+    case(
+        memory.default_budget,
+        lambda c: memory.default_budget("cpu"),
+        TypeError,
+        "default_budget: device must be a jax.Device",
+        "default_budget-device",
+    ),
+    # --- sharding ---
+    case(
+        sharding.member_mesh,
+        lambda c: sharding.member_mesh([]),
+        ValueError,
+        "devices must not be empty",
+        "member_mesh-empty",
+    ),
+    case(
+        sharding.member_mesh,
+        lambda c: sharding.member_mesh(["cpu"]),
+        TypeError,
+        "devices must be jax.Device objects",
+        "member_mesh-str",
+    ),
+    case(
+        sharding.pad_members,
+        lambda c: sharding.pad_members(np.arange(0), 4),
+        ValueError,
+        "at least one member",
+        "pad_members-empty",
+    ),
+    case(
+        sharding.pad_members,
+        lambda c: sharding.pad_members(np.int32(3), 4),
+        ValueError,
+        "values must have a leading member axis",
+        "pad_members-scalar",
+    ),
+    *[
+        case(
+            sharding.pad_members,
+            lambda c, v=v: sharding.pad_members(np.arange(3), v),
+            ValueError,
+            "multiple must be an integer >= 1",
+            f"pad_members-multiple-{v}",
+        )
+        for v in [0, -2, 2.5, True]
+    ],
+    case(
+        sharding.member_array,
+        lambda c: sharding.member_array(np.arange(4), None),
+        TypeError,
+        "member_array: mesh must be a jax.sharding.Mesh",
+        "member_array-mesh",
+    ),
+    case(
+        sharding.member_array,
+        lambda c: sharding.member_array(np.int32(3), c.mesh),
+        ValueError,
+        "values must have a leading member axis",
+        "member_array-scalar",
+    ),
+    case(
+        sharding.constrain_members,
+        lambda c: sharding.constrain_members(jnp.ones(4), "members"),
+        TypeError,
+        "constrain_members: mesh must be a jax.sharding.Mesh",
+        "constrain_members-mesh",
+    ),
+    # --- checkpoint ---
+    case(
+        checkpoint.GroupCheckpoint,
+        lambda c: checkpoint.GroupCheckpoint(None),
+        TypeError,
+        "directory must be a str or os.PathLike",
+        "checkpoint-none",
+    ),
+    *[
+        case(
+            checkpoint.GroupCheckpoint,
+            lambda c, v=v: checkpoint.GroupCheckpoint(c.tmp / "ck").save(v, {"a": jnp.ones(2)}),
+            exc,
+            "step must be an integer >= 0",
+            f"checkpoint-save-{v}",
+        )
+        for v, exc in [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("10", TypeError)]
+    ],
+    # --- intrinsic ---
+    *[
+        case(
+            subspace.d_int,
+            lambda c, kw=kw: subspace.d_int(
+                **{**dict(ds=[1, 2], values=[0.1, 0.9], threshold=0.5), **kw}
+            ),
+            exc,
+            match,
+            f"d_int-{id}",
+        )
+        for kw, exc, match, id in [
+            ({"threshold": float("nan")}, ValueError, "threshold must be a finite real", "nan"),
+            ({"threshold": float("inf")}, ValueError, "threshold must be a finite real", "inf"),
+            ({"threshold": "0.9"}, TypeError, "threshold must be a finite real", "str"),
+            ({"threshold": None}, TypeError, "threshold must be a finite real", "none"),
+            ({"higher_is_better": "yes"}, TypeError, "higher_is_better must be a bool", "hib"),
+            ({"values": [0.5]}, ValueError, "same non-zero length", "lengths"),
+            ({"ds": [], "values": []}, ValueError, "same non-zero length", "empty"),
+            ({"ds": [[1, 2]], "values": [[0.1, 0.9]]}, ValueError, "must be 1-D", "2d"),
+            ({"ds": [0, 1]}, ValueError, r"ds must hold positive integers \(d >= 1\)", "d0"),
+            ({"ds": [1.5, 2]}, TypeError, "ds must hold integers", "float-d"),
+            ({"ds": ["a", "b"]}, TypeError, "ds must hold integers", "str-d"),
+        ]
+    ],
+    case(
+        intrinsic.mean_by_d,
+        lambda c: intrinsic.mean_by_d([1, 2], [0.5]),
+        ValueError,
+        "ds and values must be 1-D of the same non-zero length",
+        "mean_by_d-lengths",
+    ),
+    *[
+        case(
+            subspace.bootstrap_d_int,
+            lambda c, kw=kw: subspace.bootstrap_d_int(
+                [1, 2], [0.1, 0.9], **{"threshold": 0.5, **kw}
+            ),
+            exc,
+            match,
+            f"bootstrap-{id}",
+        )
+        for kw, exc, match, id in [
+            ({"n_boot": 0}, ValueError, "n_boot must be an integer >= 1", "n_boot"),
+            ({"n_boot": 10.0}, TypeError, "n_boot must be an integer >= 1", "n_boot-float"),
+            ({"level": 1.0}, ValueError, r"level must be in \(0, 1\)", "level1"),
+            ({"level": 0}, ValueError, r"level must be in \(0, 1\)", "level0"),
+            ({"level": "90%"}, TypeError, r"level must be a real number in \(0, 1\)", "level-s"),
+            ({"threshold": float("nan")}, ValueError, "threshold must be a finite", "nan"),
+            ({"higher_is_better": None}, TypeError, "higher_is_better must be a bool", "hib"),
+        ]
+    ],
+    *[
+        case(
+            intrinsic.bracket,
+            lambda c, kw=kw: intrinsic.bracket([1, 2], [0.1, 0.9], **{"threshold": 0.5, **kw}),
+            exc,
+            match,
+            f"bracket-{id}",
+        )
+        for kw, exc, match, id in [
+            ({"threshold": float("nan")}, ValueError, "threshold must be a finite", "nan"),
+            ({"higher_is_better": 1}, TypeError, "higher_is_better must be a bool", "hib"),
+        ]
+    ],
+    *[
+        case(
+            intrinsic.refine_dims,
+            lambda c, a=a: intrinsic.refine_dims(*a),
+            exc,
+            match,
+            f"refine_dims-{a}",
+        )
+        for a, exc, match in [
+            ((0, 8, 4), ValueError, "lo must be an integer >= 1"),
+            ((8, 8, 4), ValueError, "need lo < hi"),
+            ((8, 4, 4), ValueError, "need lo < hi"),
+            ((1, 8, 0), ValueError, "k must be an integer >= 1"),
+            ((1.5, 8, 2), TypeError, "lo must be an integer >= 1"),
+        ]
+    ],
+    case(
+        subspace.search,
+        lambda c: subspace.search(3, [1, 2], 0.5),
+        TypeError,
+        r"train must be callable as train\(dims\) -> \(ds, values\)",
+        "search-train",
+    ),
+    *[
+        case(
+            subspace.search,
+            lambda c, kw=kw: subspace.search(
+                c.spy("train"), **{"coarse_dims": [2, 4, 8], "threshold": 0.5, **kw}
+            ),
+            exc,
+            match,
+            f"search-{id}",
+        )
+        for kw, exc, match, id in [
+            ({"coarse_dims": []}, ValueError, "coarse_dims must be a non-empty sequence", "e"),
+            ({"coarse_dims": "248"}, TypeError, "coarse_dims must be a sequence of positive", "s"),
+            ({"coarse_dims": [0, 4]}, ValueError, r"positive integers \(d >= 1\); got 0", "d0"),
+            ({"coarse_dims": [1.5]}, TypeError, "coarse_dims must hold positive integers", "f"),
+            ({"threshold": float("inf")}, ValueError, "threshold must be a finite", "inf"),
+            ({"higher_is_better": "no"}, TypeError, "higher_is_better must be a bool", "hib"),
+            ({"k": 0}, ValueError, "k must be an integer >= 1", "k0"),
+            ({"k": 2.0}, TypeError, "k must be an integer >= 1", "k-float"),
+            ({"rel_tol": 0.0}, ValueError, r"rel_tol must be in \(0, 1\)", "rel_tol0"),
+            ({"rel_tol": 1}, ValueError, r"rel_tol must be in \(0, 1\)", "rel_tol1"),
+            ({"rel_tol": True}, TypeError, r"rel_tol must be a real number in \(0, 1\)", "rt-b"),
+            ({"max_rounds": 0}, ValueError, "max_rounds must be an integer >= 1", "rounds"),
+        ]
+    ],
+    # --- compress ---
+    case(
+        subspace.save_compressed,
+        lambda c: subspace.save_compressed(c.tmp / "x.npz", "sub", c.sub.zeros(), key=c.key),
+        TypeError,
+        "save_compressed: subspace must be a Subspace",
+        "save-subspace",
+    ),
+    case(
+        subspace.save_compressed,
+        lambda c: subspace.save_compressed(c.tmp / "x.npz", c.sub, jnp.zeros(5), key=c.key),
+        ValueError,
+        Z4,
+        "save-z-shape",
+    ),
+    case(
+        subspace.save_compressed,
+        lambda c: subspace.save_compressed(
+            c.tmp / "x.npz", c.sub, jnp.zeros(4, jnp.bfloat16), key=c.key
+        ),
+        TypeError,
+        "z must have dtype float32",
+        "save-z-dtype",
+    ),
+    case(
+        subspace.save_compressed,
+        lambda c: subspace.save_compressed(c.tmp / "x.npz", c.sub, c.sub.zeros(), key=None),
+        TypeError,
+        "save_compressed: key is required",
+        "save-key",
+    ),
+    case(
+        subspace.save_compressed,
+        lambda c: subspace.save_compressed(
+            c.tmp / "x.npz", c.sub, c.sub.zeros(), key=c.key, theta0_key="k"
+        ),
+        TypeError,
+        r"save_compressed \(theta0_key\): key must be a single PRNG key",
+        "save-theta0_key",
+    ),
+    case(
+        subspace.save_compressed,
+        lambda c: subspace.save_compressed(
+            c.tmp / "x.npz", c.sub, c.sub.zeros(), key=c.key, theta0_seed=1.5
+        ),
+        TypeError,
+        "theta0_seed must be an integer",
+        "save-theta0_seed",
+    ),
+    case(
+        subspace.save_compressed,
+        lambda c: subspace.save_compressed(
+            c.tmp / "x.npz", c.sub, c.sub.zeros(), key=c.key, model={"f": object()}
+        ),
+        TypeError,
+        "model must be JSON-serialisable",
+        "save-model",
+    ),
+    case(
+        subspace.save_compressed,
+        lambda c: subspace.save_compressed(None, c.sub, c.sub.zeros(), key=c.key),
+        TypeError,
+        "save_compressed: path must be a str or os.PathLike",
+        "save-path",
+    ),
+    case(
+        subspace.load_compressed,
+        lambda c: subspace.load_compressed(None),
+        TypeError,
+        "load_compressed: path must be a str or os.PathLike",
+        "load-path",
+    ),
+    case(
+        subspace.load_compressed,
+        lambda c: subspace.load_compressed(c.tmp / "missing.npz"),
+        FileNotFoundError,
+        "load_compressed: no such file",
+        "load-missing",
+    ),
+    case(
+        subspace.load_compressed,
+        lambda c: subspace.load_compressed(c.path, theta0=c.params, init=c.spy("init")),
+        TypeError,
+        "pass theta0 or init, not both",
+        "load-theta0-and-init",
+    ),
+    case(
+        subspace.load_compressed,
+        lambda c: subspace.load_compressed(c.path, init=3),
+        TypeError,
+        r"init must be callable as init\(key\) -> params",
+        "load-init",
+    ),
+    case(
+        subspace.load_compressed,
+        lambda c: subspace.load_compressed(c.path, projection="gauss"),
+        ValueError,
+        f"projection must be None or one of {PROJ}",
+        "load-projection",
+    ),
+    case(
+        subspace.load_compressed,
+        lambda c: subspace.load_compressed(c.path, projection="sparse"),
+        ValueError,
+        "projection does not match: file has 'dense', expected 'sparse'",
+        "load-other-projection",
+    ),
+    case(
+        subspace.compressed_header,
+        lambda c: subspace.compressed_header(3),
+        TypeError,
+        "compressed_header: path must be a str or os.PathLike",
+        "header-path",
+    ),
+    case(
+        subspace.size_report,
+        lambda c: subspace.size_report(None),
+        TypeError,
+        "size_report: path must be a str or os.PathLike",
+        "size_report-path",
+    ),
+    case(
+        subspace.size_report,
+        lambda c: subspace.size_report(c.path, dtype="float33"),
+        TypeError,
+        r"size_report: dtype must be a numpy/JAX dtype \(e.g. np.float32\)",
+        "size_report-dtype",
+    ),
+]
+
+
+@pytest.mark.parametrize("covers, call, exc, match", CASES)
+def test_bad_input_is_refused_clearly_and_early(ctx, covers, call, exc, match):
+    del covers
+    ctx.calls.clear()
+    with pytest.raises(exc, match=match):
+        call(ctx)
+    assert ctx.calls == [], f"refused only after calling {ctx.calls}"
+
+
+def test_every_public_name_is_covered_or_listed():
+    covered = [p.values[0] for p in CASES]
+    missing, listed_functions = [], []
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if name in NO_ARGUMENTS:
+                if inspect.isfunction(obj):
+                    listed_functions.append(f"{module_name}.{name}")
+                continue
+            if not any(obj is c for c in covered):
+                missing.append(f"{module_name}.{name}")
+    assert not missing, f"public names with no bad-input case: {missing}"
+    assert not listed_functions, f"functions must have cases, not be listed: {listed_functions}"
+    # Every listed name still exists (the list does not rot).
+    public = {n for m in MODULES for n in importlib.import_module(m).__all__}
+    assert set(NO_ARGUMENTS) <= public, sorted(set(NO_ARGUMENTS) - public)
+
+
+def test_modules_covered_are_the_whole_package():
+    import pkgutil
+
+    found = {
+        f"subspace.{m.name}" for m in pkgutil.iter_modules(subspace.__path__) if not m.ispkg
+    } | {"subspace", "subspace.projections"}
+    assert found <= set(MODULES), sorted(found - set(MODULES))
