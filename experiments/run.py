@@ -284,7 +284,7 @@ class Run:
                 self.exp.metric: float(values[i]) if ok else None,
             }
             for name, v in sorted(out.items()):
-                if name != "finite":
+                if name not in ("finite", "z"):
                     record[name] = float(v[i]) if np.isfinite(v[i]) else None
             records.append(record)
             self.timings[f"{kind}/{key.get('d', '-')}/{key['seed']}"] = round(wall, 3)

@@ -104,7 +104,9 @@ def train_group(
       Numpy arrays with one entry per member: ``last_step_loss``, ``finite`` (False if
       any step's loss was NaN/inf: the member diverged), and the evaluation metrics:
       ``train_<name>`` and ``test_<name>`` with data; ``initial_<name>`` and
-      ``final_<name>`` (before and after training) without.
+      ``final_<name>`` (before and after training) without. For a subspace sweep also
+      ``z``, shape (members, width): each member's trained z, zero past its d (its first
+      d entries are the z of ``member_subspace``, e.g. for ``save_compressed``).
     """
     n = _check_arguments(
         sweep,
@@ -187,6 +189,8 @@ def train_group(
             out.update({f"{split}_{k}": v[:n] for k, v in metrics.items()})
     out["last_step_loss"] = np.asarray(loss)[:n]
     out["finite"] = np.asarray(finite)[:n] & np.isfinite(out["last_step_loss"])
+    if hasattr(state, "mask"):  # a subspace sweep: the trained z, to compress or inspect
+        out["z"] = np.asarray(state.train.z * state.mask)[:n]
     return out
 
 

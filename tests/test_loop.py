@@ -33,7 +33,10 @@ def test_members_learn_and_report_train_and_test_metrics():
         "test_loss",
         "last_step_loss",
         "finite",
+        "z",
     }
+    # The trained z: zero past each member's d, moved inside it.
+    assert out["z"].shape == (3, 32) and (out["z"][0, 2:] == 0).all() and out["z"][0, 1] != 0
     assert out["test_accuracy"].shape == (3,) and out["finite"].all()
     assert out["train_accuracy"][2] > out["train_accuracy"][0]  # d = 32 beats d = 2
     assert out["train_accuracy"][2] > 0.6
