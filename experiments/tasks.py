@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
+from flax import nnx
 
 from subspace.sweep import Task
 
-__all__ = ["classification_task"]
+__all__ = ["classification_task", "nnx_classification_task"]
 
 
 def classification_task(model: nn.Module, input_shape: Sequence[int], *, l2: float = 0.0) -> Task:
@@ -58,6 +59,58 @@ def classification_task(model: nn.Module, input_shape: Sequence[int], *, l2: flo
     def eval_fn(params, model_state, batch):
         x, y = batch
         logits = model.apply({"params": params, **model_state}, x, train=False)
+        return {
+            "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32),
+            "loss": optax.softmax_cross_entropy_with_integer_labels(logits, y),
+        }
+
+    return Task(init=init, loss_fn=loss_fn, eval_fn=eval_fn)
+
+
+def nnx_classification_task(make_model: Callable[[nnx.Rngs], nnx.Module]) -> Task:
+    """Softmax cross-entropy for an NNX model built by ``make_model(rngs)``.
+
+    θ0 is the model's ``nnx.Param`` state (``nnx.split(model, nnx.Param, ...)``); the rest
+    (BatchNorm statistics, RNG counters) is the model state, carried through training and
+    updated by the model. The model is put in ``train()`` mode for the loss and ``eval()``
+    mode for evaluation. Stochastic layers draw from the model's own ``nnx.Rngs`` state.
+    ``nnx.merge(..., copy=True)`` builds fresh Variables inside the traced function, so a
+    layer that updates its state (BatchNorm) may do so under ``jax.grad``/``jax.vmap``
+    (without the copy, flax raises ``TraceContextError``).
+
+    Args:
+      make_model: builds the model from ``nnx.Rngs``; called once abstractly (to learn
+        the graph) and once per member with the member's init key.
+
+    Returns:
+      A :class:`subspace.sweep.Task` like :func:`classification_task`'s.
+    """
+    if not callable(make_model):
+        raise TypeError(
+            f"nnx_classification_task: make_model must be callable (rngs -> nnx.Module); "
+            f"got {type(make_model).__name__}"
+        )
+    graphdef, _, _ = nnx.split(nnx.eval_shape(lambda: make_model(nnx.Rngs(0))), nnx.Param, ...)
+
+    def init(key):
+        _, params, rest = nnx.split(make_model(nnx.Rngs(key)), nnx.Param, ...)
+        return params, rest
+
+    def loss_fn(params, rest, batch, key):
+        del key  # NNX layers draw from the model's own Rngs state
+        x, y = batch
+        model = nnx.merge(graphdef, params, rest, copy=True)
+        model.train()
+        logits = model(x)
+        _, _, rest = nnx.split(model, nnx.Param, ...)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, (rest, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == y)})
+
+    def eval_fn(params, rest, batch):
+        x, y = batch
+        model = nnx.merge(graphdef, params, rest, copy=True)
+        model.eval()
+        logits = model(x)
         return {
             "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32),
             "loss": optax.softmax_cross_entropy_with_integer_labels(logits, y),

@@ -4,8 +4,9 @@ import jax
 import numpy as np
 import optax
 import pytest
+from flax import nnx
 
-from experiments.tasks import classification_task
+from experiments.tasks import classification_task, nnx_classification_task
 from models import FC
 from subspace.loop import Data, step_indices, train_group
 from subspace.memory import group_size, program_bytes
@@ -89,3 +90,37 @@ def test_memory_estimate_and_grouping():
     assert group_size(200, 10**9, 10, 2) == 2  # never less than one member per device
     with pytest.raises(ValueError, match="budget must be an integer >= 1"):
         group_size(10, 10, 0)
+
+
+class _NNXNet(nnx.Module):
+    def __init__(self, rngs):
+        self.l1 = nnx.Linear(16, 16, rngs=rngs)
+        self.bn = nnx.BatchNorm(16, momentum=0.5, rngs=rngs)
+        self.l2 = nnx.Linear(16, 2, rngs=rngs)
+
+    def __call__(self, x):
+        return self.l2(jax.nn.relu(self.bn(self.l1(x.reshape(x.shape[0], -1)))))
+
+
+def test_nnx_task_sweeps_with_batchnorm():
+    task = nnx_classification_task(_NNXNet)
+    sweep = make_sweep(task, optax.adam(3e-2), projection="fastfood", width=64)
+    out = train_group(
+        sweep, (np.array([4, 64]), np.array([0, 1])), steps=60, data=_data(), batch_size=50
+    )
+    assert out["finite"].all() and out["train_accuracy"][1] > 0.6
+    baseline = train_group(
+        make_baseline(task, optax.adam(1e-2)),
+        (np.array([0]),),
+        steps=60,
+        data=_data(),
+        batch_size=50,
+    )
+    assert baseline["train_accuracy"][0] > 0.9
+    params, rest = task.init(jax.random.key(0))
+    _, (new_rest, _) = task.loss_fn(
+        params, rest, (_data().train_x[:50], _data().train_y[:50]), jax.random.key(1)
+    )
+    assert not np.allclose(
+        jax.tree_util.tree_leaves(new_rest)[0], jax.tree_util.tree_leaves(rest)[0]
+    )  # batch statistics moved
