@@ -18,6 +18,7 @@ ends with one line per projection, e.g. ``fastfood: d_int100 = 10``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
@@ -362,6 +363,8 @@ class Run:
                 self.members += records
             self.save()
             checkpoint.clear()
+            with contextlib.suppress(OSError):  # only if no other group's checkpoint is left
+                checkpoint.directory.parent.rmdir()
             values = [r[self.exp.metric] for r in records if r[self.exp.metric] is not None]
             best = (max if self.exp.higher_is_better else min)(values) if values else None
             diverged = sum(r["status"] == "diverged" for r in records)

@@ -36,6 +36,7 @@ def test_toy_main_job_finds_d_int100_10(tmp_path, capsys):
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert len(rows) == 24 and rows[0]["wall_time_s"] and rows[0]["status"] == "ok"
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+    assert not (tmp_path / "checkpoints").exists()  # finished groups leave no checkpoint
 
 
 def test_refine_from_a_coarse_grid_lands_on_10(tmp_path, capsys):
