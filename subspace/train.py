@@ -104,6 +104,7 @@ def make_trainer(
         _check_trainable(z)
         # Copies, so that donating the state to ``step`` never deletes the caller's arrays.
         z, model_state = jax.tree_util.tree_map(jnp.array, (z, model_state))
+        key = jax.random.clone(key) if _typed_key(key) else jnp.array(key)
         return TrainState(z, opt.init(z), model_state, jnp.zeros((), jnp.int32), key)
 
     def update(state: TrainState, batch: Any) -> tuple[TrainState, Metrics]:
@@ -147,6 +148,10 @@ def _check_trainable(z: Any) -> None:
                 "subspace.zeros()) or a pytree of them (the baseline's params); got a leaf "
                 f"{type(leaf).__name__} of dtype {dtype}"
             )
+
+
+def _typed_key(key) -> bool:
+    return jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
 
 
 def _scan(update, state, batch, num_steps):

@@ -36,6 +36,12 @@ def test_step_donates_its_input_but_not_the_callers_arrays():
     new, _ = trainer.step(state, None)
     assert state.z["w"].is_deleted()  # donated
     assert not w0["w"].is_deleted()  # init copied the caller's z
+    key = jax.random.key(5)
+    trainer.step(trainer.init(w0, key=key), None)
+    assert not key.is_deleted()  # nor the caller's key
+    raw = jax.random.PRNGKey(5)
+    trainer.step(trainer.init(w0, key=raw), None)
+    assert not raw.is_deleted()
     trainer.step(new, None)
 
 
