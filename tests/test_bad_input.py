@@ -308,6 +308,13 @@ CASES = [
         r"floating point \(float16, bfloat16, float32, float64\); got int32",
         "fwht-int",
     ),
+    case(
+        subspace.fwht,
+        lambda c: subspace.fwht(jnp.ones(4), method="fft"),
+        ValueError,
+        r"method must be one of \('kronecker', 'butterfly'\); got 'fft'",
+        "fwht-method",
+    ),
     # --- projection options ---
     *[
         case(

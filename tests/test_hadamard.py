@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from subspace import fwht
+from subspace.hadamard import METHODS, _factors
 
 
 def hadamard_matrix(n):
@@ -14,37 +15,59 @@ def hadamard_matrix(n):
     return h
 
 
-@pytest.mark.parametrize("n", [1, 2, 8, 64, 1024])
-def test_matches_explicit_hadamard_matrix_in_float64(n):
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n", [1, 2, 8, 64, 1024, 2048])
+def test_matches_explicit_hadamard_matrix_in_float64(n, method):
     with jax.enable_x64(True):
         x = np.random.default_rng(n).normal(size=(3, n))
-        y = fwht(jnp.asarray(x, jnp.float64))
+        y = fwht(jnp.asarray(x, jnp.float64), method=method)
         assert y.dtype == jnp.float64
         np.testing.assert_allclose(np.asarray(y), x @ hadamard_matrix(n).T, rtol=1e-12, atol=1e-10)
 
 
+@pytest.mark.parametrize("n", [2**15, 2**16])
+def test_methods_agree_on_many_kronecker_factors(n):
+    # 2^15 = 32·32·32 and 2^16 = 32·32·16·... : three and four factors.
+    assert len(_factors(n)) >= 3
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.random.default_rng(n).normal(size=(2, n)), jnp.float64)
+        np.testing.assert_allclose(
+            fwht(x), fwht(x, method="butterfly"), rtol=1e-12, atol=1e-9
+        )
+
+
+@pytest.mark.parametrize("n,factors", [(1, (1,)), (32, (32,)), (64, (8, 8)), (1024, (32, 32)),
+                                       (2**14, (32, 32, 16)), (2**20, (32, 32, 32, 32))])
+def test_kronecker_factors_are_at_most_32_and_multiply_to_n(n, factors):
+    assert _factors(n) == factors and int(np.prod(factors)) == n
+
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype,tol", [(jnp.float32, 1e-5), (jnp.bfloat16, 3e-2)])
-def test_involution_up_to_n(dtype, tol):
+def test_involution_up_to_n(dtype, tol, method):
     n = 256
     x = jax.random.normal(jax.random.key(0), (2, 5, n)).astype(dtype)
-    y = fwht(fwht(x))
+    y = fwht(fwht(x, method=method), method=method)
     assert y.dtype == dtype and y.shape == x.shape
     np.testing.assert_allclose(
         np.asarray(y, np.float32) / n, np.asarray(x, np.float32), atol=tol, rtol=tol
     )
 
 
-def test_batched_over_leading_axes_and_jittable():
-    x = jax.random.normal(jax.random.key(1), (4, 3, 16))
-    rows = jnp.stack([fwht(r) for r in x.reshape(12, 16)]).reshape(4, 3, 16)
-    np.testing.assert_allclose(jax.jit(fwht)(x), rows, rtol=1e-6, atol=1e-6)
+@pytest.mark.parametrize("method", METHODS)
+def test_batched_over_leading_axes_and_jittable(method):
+    x = jax.random.normal(jax.random.key(1), (4, 3, 64))
+    rows = jnp.stack([fwht(r, method=method) for r in x.reshape(12, 64)]).reshape(4, 3, 64)
+    np.testing.assert_allclose(jax.jit(fwht)(x), rows, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jax.vmap(fwht)(x), rows, rtol=1e-5, atol=1e-5)
 
 
-def test_gradient_is_the_transform_itself():
+@pytest.mark.parametrize("method", METHODS)
+def test_gradient_is_the_transform_itself(method):
     # H is symmetric, so d/dx <g, Hx> = H g.
-    g = jax.random.normal(jax.random.key(2), (32,))
-    x = jax.random.normal(jax.random.key(3), (32,))
-    grad = jax.grad(lambda x: jnp.vdot(g, fwht(x)))(x)
+    g = jax.random.normal(jax.random.key(2), (64,))
+    x = jax.random.normal(jax.random.key(3), (64,))
+    grad = jax.grad(lambda x: jnp.vdot(g, fwht(x, method=method)))(x)
     np.testing.assert_allclose(grad, fwht(g), rtol=1e-5, atol=1e-5)
 
 
@@ -58,6 +81,11 @@ def test_no_retrace_on_second_call():
 def test_not_a_power_of_two_is_refused(shape):
     with pytest.raises(ValueError, match="power of two"):
         fwht(jnp.ones(shape))
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError, match=r"method must be one of \('kronecker', 'butterfly'\); got 'fft'"):
+        fwht(jnp.ones(4), method="fft")
 
 
 def test_scalar_and_integer_inputs_are_refused():

@@ -25,9 +25,9 @@ __all__ = ["FastfoodState", "fastfood"]
 class FastfoodState(NamedTuple):
     """The diagonals and permutations of ceil(D / L) independent L×L Fastfood blocks."""
 
-    B: jax.Array  # (blocks, L) random ±1
-    perm: jax.Array  # (blocks, L) int32, Π: x ↦ x[perm]
-    inv_perm: jax.Array  # (blocks, L) int32, Πᵀ: x ↦ x[inv_perm]
+    B: jax.Array  # (blocks, L) random ±1, stored as int8
+    perm: jax.Array  # (blocks, L) int16 (int32 when L > 2^15), Π: x ↦ x[perm]
+    inv_perm: jax.Array  # (blocks, L) same dtype as perm, Πᵀ: x ↦ x[inv_perm]
     G: jax.Array  # (blocks, L) N(0, 1)
     scale: jax.Array  # (blocks,) 1 / (sqrt(L ΣG_b²) sqrt(D / L))
 
@@ -55,6 +55,9 @@ def fastfood(
     exactly 1 when L divides D, and 1 on average over columns otherwise.
 
     Memory: the state is 4 arrays of ceil(D/L)·L ≈ D numbers (B, Π, Π⁻¹, G): O(D), never D×d.
+    B is stored as int8 and the permutations as int16 while L <= 2^15 (int32 above), so the
+    state takes about 9 bytes per parameter with a float32 G (the values, and so P, are the
+    same as with float B and int32 indices).
     The backward pass is the explicit transpose Bᵀ H Πᵀ G H c (a gather by Π⁻¹ instead of
     the scatter that autodiff of a gather produces).
 
@@ -81,13 +84,14 @@ def fastfood(
         if L < d or L & (L - 1):
             raise ValueError(f"fastfood: block_size must be a power of two >= d = {d}; got {L}")
     blocks = math.ceil(D / L)
+    index_dtype = jnp.int16 if L <= 1 << 15 else jnp.int32
 
     def block(key: jax.Array) -> tuple[jax.Array, ...]:
         b_key, p_key, g_key = jax.random.split(key, 3)
-        B = jax.random.rademacher(b_key, (L,), dtype)
+        B = jax.random.rademacher(b_key, (L,), jnp.int8)
         perm = jax.random.permutation(p_key, L).astype(jnp.int32)
         G = jax.random.normal(g_key, (L,), dtype)
-        return B, perm, jnp.argsort(perm).astype(jnp.int32), G
+        return B, perm.astype(index_dtype), jnp.argsort(perm).astype(index_dtype), G
 
     def init(key: jax.Array) -> FastfoodState:
         check_key(key, "fastfood.init")
@@ -96,7 +100,7 @@ def fastfood(
         return FastfoodState(B, perm, inv_perm, G, scale.astype(dtype))
 
     def forward(state: FastfoodState, z: jax.Array) -> jax.Array:
-        x = state.B * jnp.pad(z, (0, L - d))  # (blocks, L)
+        x = state.B.astype(z.dtype) * jnp.pad(z, (0, L - d))  # (blocks, L)
         x = jnp.take_along_axis(fwht(x), state.perm, axis=-1)
         x = fwht(state.G * x) * state.scale[:, None]
         return x.reshape(-1)[:D]
@@ -104,7 +108,7 @@ def fastfood(
     def transpose(state: FastfoodState, g: jax.Array) -> jax.Array:
         x = jnp.pad(g, (0, blocks * L - D)).reshape(blocks, L) * state.scale[:, None]
         x = jnp.take_along_axis(state.G * fwht(x), state.inv_perm, axis=-1)
-        return jnp.sum(state.B * fwht(x), axis=0)[:d]
+        return jnp.sum(state.B.astype(g.dtype) * fwht(x), axis=0)[:d]
 
     @jax.custom_vjp
     def project(state: FastfoodState, z: jax.Array) -> jax.Array:
