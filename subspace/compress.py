@@ -335,12 +335,17 @@ def load_compressed(
         )
     _check_leaves(header, _leaf_table(params), where)
 
-    sub = wrap(params, header["d"], projection=kind, key=draw_key, **header["options"])
+    legacy = _is_legacy_fastfood(header)
+    options = dict(header["options"])
+    if legacy:
+        options.setdefault("fwht_method", "butterfly")  # 0.1's only transform
+    sub = wrap(params, header["d"], projection=kind, key=draw_key, **options)
     z = jnp.asarray(arrays["z"])
     check_z(z, sub.d, sub.dtype, where)
     flat = sub.flat(z)
     if verify:
-        for field, value in (("theta0", sub.theta0), ("P", sub.state), ("theta", flat)):
+        state = _legacy_fastfood_layout(sub.state) if legacy else sub.state
+        for field, value in (("theta0", sub.theta0), ("P", state), ("theta", flat)):
             want, got = header["sha256"][field], _sha256(value)
             if got != want:
                 raise ValueError(
@@ -348,6 +353,20 @@ def load_compressed(
                     f"rebuilt has {got[:16]}...: {_MISMATCH[field]}. verify=False loads it anyway"
                 )
     return CompressedModel(sub, z, sub.unravel(flat), key, header)
+
+
+def _is_legacy_fastfood(header: dict) -> bool:
+    # Files from version 0.1.x: fastfood always used the butterfly transform and stored B
+    # in the float dtype and the permutations as int32 (same values as now).
+    return header["projection"] == "fastfood" and str(header["library_version"]).startswith("0.1.")
+
+
+def _legacy_fastfood_layout(state: Any) -> Any:
+    return state._replace(
+        B=state.B.astype(state.G.dtype),
+        perm=state.perm.astype(jnp.int32),
+        inv_perm=state.inv_perm.astype(jnp.int32),
+    )
 
 
 def compressed_header(path: str | os.PathLike) -> dict:

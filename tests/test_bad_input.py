@@ -54,6 +54,7 @@ NO_ARGUMENTS = {
     "DInt": "a result of d_int",
     "SearchResult": "a result of search",
     "MEMBER_AXIS": "a constant, the mesh axis name",
+    "METHODS": "a constant, the names fwht accepts (covered through fwht)",
 }
 
 
@@ -314,6 +315,13 @@ CASES = [
         ValueError,
         r"method must be one of \('kronecker', 'butterfly'\); got 'fft'",
         "fwht-method",
+    ),
+    case(
+        subspace.fastfood,
+        lambda c: subspace.fastfood(10, 2, fwht_method="fft"),
+        ValueError,
+        r"fastfood: fwht_method must be one of \('kronecker', 'butterfly'\); got 'fft'",
+        "fastfood-fwht-method",
     ),
     # --- projection options ---
     *[

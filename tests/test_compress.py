@@ -171,6 +171,29 @@ def test_refuses_another_format_version_or_projection(tmp_path):
     assert subspace.load_compressed(path, theta0=PARAMS, verify=False).subspace.kind == "sparse"
 
 
+def test_fastfood_file_from_version_0_1_loads_bitwise_with_its_transform(tmp_path):
+    # 0.1 had only the butterfly transform and stored B as float, Π as int32: its files
+    # carry no fwht_method option and hash P in that layout.
+    params = {"w": jax.random.normal(jax.random.key(3), (40, 50))}  # D = 2000, L = 128
+    old, z = _trained(d=100, params=params, fwht_method="butterfly")
+    path = subspace.save_compressed(tmp_path / "m.npz", old, z, key=KEYS["typed"])
+    legacy_p = old.state._replace(
+        B=old.state.B.astype(jnp.float32),
+        perm=old.state.perm.astype(jnp.int32),
+        inv_perm=old.state.inv_perm.astype(jnp.int32),
+    )
+    with np.load(path, allow_pickle=False) as f:
+        sha = json.loads(f["header"].tobytes())["sha256"]
+    sha["P"] = subspace.compress._sha256(legacy_p)
+    _rewrite(path, library_version="0.1.0", options={}, sha256=sha)
+    m = subspace.load_compressed(path, theta0=params)
+    chex.assert_trees_all_equal(m.params, old.params(z))  # zero tolerance
+    assert dict(m.subspace.options)["fwht_method"] == "butterfly"
+    _rewrite(path, library_version="0.2.0")  # the same file read as a current one: refused
+    with pytest.raises(ValueError, match="sha256 of P"):
+        subspace.load_compressed(path, theta0=params)
+
+
 def test_refuses_corrupt_truncated_foreign_and_missing_files(tmp_path):
     sub, z = _trained()
     path = subspace.save_compressed(tmp_path / "m.npz", sub, z, key=KEYS["typed"])

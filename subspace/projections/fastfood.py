@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 
-from subspace.hadamard import fwht
+from subspace.hadamard import METHODS, fwht
 from subspace.projections.base import (
     Projection,
     _as_int,
@@ -38,6 +38,7 @@ def fastfood(
     *,
     block_size: int | None = None,
     dtype: DTypeLike = jnp.float32,
+    fwht_method: str = "kronecker",
 ) -> Projection:
     """Fastfood projection: P = stacked blocks V_b = c_b H G_b Π_b H B_b, cut to D rows.
 
@@ -68,6 +69,9 @@ def fastfood(
         common width W uses L = 2^ceil(log2 W) for every member: build the same member alone
         with ``fastfood(D, d, block_size=L)``.
       dtype: floating dtype of the state, of z and of the output.
+      fwht_method: the Walsh–Hadamard algorithm, ``"kronecker"`` (default, faster) or
+        ``"butterfly"`` (the only one before version 0.2; the two agree to float rounding,
+        so use it to repeat an older run bit for bit). See :func:`subspace.fwht`.
 
     Returns:
       A :class:`Projection` whose state is a :class:`FastfoodState`.
@@ -83,6 +87,8 @@ def fastfood(
         L = _as_int("block_size", block_size)
         if L < d or L & (L - 1):
             raise ValueError(f"fastfood: block_size must be a power of two >= d = {d}; got {L}")
+    if fwht_method not in METHODS:
+        raise ValueError(f"fastfood: fwht_method must be one of {METHODS}; got {fwht_method!r}")
     blocks = math.ceil(D / L)
     index_dtype = jnp.int16 if L <= 1 << 15 else jnp.int32
 
@@ -99,16 +105,19 @@ def fastfood(
         scale = jax.lax.rsqrt(L * jnp.sum(G * G, axis=-1) * (D / L))
         return FastfoodState(B, perm, inv_perm, G, scale.astype(dtype))
 
+    def H(x: jax.Array) -> jax.Array:  # noqa: N802 -- the paper's symbol
+        return fwht(x, method=fwht_method)
+
     def forward(state: FastfoodState, z: jax.Array) -> jax.Array:
         x = state.B.astype(z.dtype) * jnp.pad(z, (0, L - d))  # (blocks, L)
-        x = jnp.take_along_axis(fwht(x), state.perm, axis=-1)
-        x = fwht(state.G * x) * state.scale[:, None]
+        x = jnp.take_along_axis(H(x), state.perm, axis=-1)
+        x = H(state.G * x) * state.scale[:, None]
         return x.reshape(-1)[:D]
 
     def transpose(state: FastfoodState, g: jax.Array) -> jax.Array:
         x = jnp.pad(g, (0, blocks * L - D)).reshape(blocks, L) * state.scale[:, None]
-        x = jnp.take_along_axis(state.G * fwht(x), state.inv_perm, axis=-1)
-        return jnp.sum(state.B.astype(g.dtype) * fwht(x), axis=0)[:d]
+        x = jnp.take_along_axis(state.G * H(x), state.inv_perm, axis=-1)
+        return jnp.sum(state.B.astype(g.dtype) * H(x), axis=0)[:d]
 
     @jax.custom_vjp
     def project(state: FastfoodState, z: jax.Array) -> jax.Array:
