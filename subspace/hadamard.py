@@ -92,7 +92,7 @@ def _factors(n: int) -> tuple[int, ...]:
     return tuple(1 << k for k in logs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hadamard_matrix(k: int) -> np.ndarray:
     h = np.ones((1, 1), np.float32)
     while h.shape[0] < k:

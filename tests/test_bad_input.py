@@ -323,6 +323,13 @@ CASES = [
         r"fastfood: fwht_method must be one of \('kronecker', 'butterfly'\); got 'fft'",
         "fastfood-fwht-method",
     ),
+    case(
+        subspace.fastfood,
+        lambda c: subspace.fastfood(10, 2, shared_input=1),
+        TypeError,
+        "fastfood: shared_input must be True or False; got 1",
+        "fastfood-shared-input",
+    ),
     # --- projection options ---
     *[
         case(

@@ -2,13 +2,13 @@
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
 
 import subspace
 from experiments.benchmark import QUICK, SCHEMA_VERSION, Net, Sizes, hadamard, run
+from experiments.benchmark import timing as timing_module
 from experiments.benchmark.steps import grid
 from experiments.benchmark.targets import TARGETS, evaluate_targets
 from experiments.benchmark.timing import measure
@@ -170,18 +170,20 @@ def test_targets_pass_fail_and_not_measured():
     assert results["fwht / fht_cpu, worst of n = 2^16 .. 2^20"]["note"] == hadamard.FHT_CPU_MISSING
 
 
-def test_measure_calibrates_then_times_the_repeats():
-    calls = []
+def test_measure_calibrates_then_times_the_repeats(monkeypatch):
+    # A fake clock: each call takes exactly 1 ms, so the test does not depend on the load.
+    clock, calls = [0.0], []
+    monkeypatch.setattr(timing_module.time, "perf_counter", lambda: clock[0])
 
     def run(k):
         calls.append(k)
-        time.sleep(0.001 * k)
+        clock[0] += 0.001 * k
 
     timing = measure(run, repeats=3, min_repeat_s=0.004)
     check_timing(timing, 3)
     k = timing["calls_per_repeat"]
     assert k >= 4 and calls[-3:] == [k] * 3 and calls[0] == 1  # calibration, then repeats
-    assert timing["median_s"] == pytest.approx(0.001, rel=0.5)
+    assert timing["median_s"] == pytest.approx(0.001, rel=1e-9)
 
 
 def test_quick_sizes_measure_every_target():

@@ -31,13 +31,20 @@ def test_methods_agree_on_many_kronecker_factors(n):
     assert len(_factors(n)) >= 3
     with jax.enable_x64(True):
         x = jnp.asarray(np.random.default_rng(n).normal(size=(2, n)), jnp.float64)
-        np.testing.assert_allclose(
-            fwht(x), fwht(x, method="butterfly"), rtol=1e-12, atol=1e-9
-        )
+        np.testing.assert_allclose(fwht(x), fwht(x, method="butterfly"), rtol=1e-12, atol=1e-9)
 
 
-@pytest.mark.parametrize("n,factors", [(1, (1,)), (32, (32,)), (64, (8, 8)), (1024, (32, 32)),
-                                       (2**14, (32, 32, 16)), (2**20, (32, 32, 32, 32))])
+@pytest.mark.parametrize(
+    "n,factors",
+    [
+        (1, (1,)),
+        (32, (32,)),
+        (64, (8, 8)),
+        (1024, (32, 32)),
+        (2**14, (32, 32, 16)),
+        (2**20, (32, 32, 32, 32)),
+    ],
+)
 def test_kronecker_factors_are_at_most_32_and_multiply_to_n(n, factors):
     assert _factors(n) == factors and int(np.prod(factors)) == n
 
@@ -84,7 +91,8 @@ def test_not_a_power_of_two_is_refused(shape):
 
 
 def test_unknown_method_is_refused():
-    with pytest.raises(ValueError, match=r"method must be one of \('kronecker', 'butterfly'\); got 'fft'"):
+    message = r"method must be one of \('kronecker', 'butterfly'\); got 'fft'"
+    with pytest.raises(ValueError, match=message):
         fwht(jnp.ones(4), method="fft")
 
 

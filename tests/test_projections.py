@@ -11,7 +11,7 @@ import pytest
 import subspace
 from subspace.projections.base import check_dims
 
-NAMES = ["dense", "sparse", "fastfood"]
+NAMES = ["dense", "sparse", "fastfood", "fastfood-shared"]
 SIZES = [(100, 7), (64, 16), (37, 37), (300, 1)]
 
 
@@ -36,8 +36,14 @@ def case(request):
 @functools.cache
 def _build(name, D, d):
     # One projection object per case, shared by the tests, so each compiles once.
-    proj = subspace.PROJECTIONS[name](D, d)
+    proj = factory(name)(D, d)
     return proj, proj.init(jax.random.key(42))
+
+
+def factory(name):
+    if name == "fastfood-shared":
+        return functools.partial(subspace.fastfood, shared_input=True)
+    return subspace.PROJECTIONS[name]
 
 
 def test_output_shape_and_dtype(case):
@@ -73,7 +79,7 @@ def test_vjp_is_the_explicit_transpose(case):
 def test_column_norms(case):
     name, D, d, proj, state = case
     norms = np.linalg.norm(materialise(proj, state, d), axis=0)
-    if name == "fastfood":
+    if name.startswith("fastfood"):
         assert abs(np.mean(norms**2) - 1.0) < 0.05
     else:
         np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
@@ -122,11 +128,11 @@ def test_vmap_over_keys(case):
 @pytest.mark.parametrize("name", NAMES)
 def test_float64(name):
     with jax.enable_x64(True):
-        proj = subspace.PROJECTIONS[name](50, 5, dtype=jnp.float64)
+        proj = factory(name)(50, 5, dtype=jnp.float64)
         state = proj.init(jax.random.key(0))
         norms = np.linalg.norm(materialise(proj, state, 5), axis=0)
         assert proj.apply(state, jnp.ones(5, jnp.float64)).dtype == jnp.float64
-        if name != "fastfood":
+        if not name.startswith("fastfood"):
             np.testing.assert_allclose(norms, 1.0, rtol=1e-12)
 
 
@@ -147,12 +153,12 @@ def test_float64(name):
 )
 def test_bad_dims(name, D, d, exc, match):
     with pytest.raises(exc, match=match):
-        subspace.PROJECTIONS[name](D, d)
+        factory(name)(D, d)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_z_and_key(name):
-    proj = subspace.PROJECTIONS[name](20, 4)
+    proj = factory(name)(20, 4)
     state = proj.init(jax.random.key(0))
     with pytest.raises(ValueError, match=r"z must have shape \(4,\)"):
         proj.apply(state, jnp.ones(5))
@@ -167,7 +173,7 @@ def test_bad_z_and_key(name):
     with pytest.raises(TypeError, match="single PRNG key"):
         proj.init(jax.random.split(jax.random.key(0), 2))
     with pytest.raises(TypeError, match="floating-point dtype"):
-        subspace.PROJECTIONS[name](20, 4, dtype=jnp.int32)
+        factory(name)(20, 4, dtype=jnp.int32)
 
 
 def test_check_dims_accepts_numpy_integers():
@@ -188,8 +194,8 @@ def test_dense_refuses_a_matrix_over_budget_before_allocating():
 
 @pytest.mark.parametrize("name", ["dense", "sparse"])
 def test_columns_do_not_depend_on_d(name):
-    narrow = subspace.PROJECTIONS[name](200, 5)
-    wide = subspace.PROJECTIONS[name](200, 12)
+    narrow = factory(name)(200, 5)
+    wide = factory(name)(200, 12)
     key = jax.random.key(7)
     np.testing.assert_array_equal(
         materialise(narrow, narrow.init(key), 5), materialise(wide, wide.init(key), 12)[:, :5]
@@ -240,6 +246,32 @@ def test_fastfood_matches_its_definition_in_float64():
         blocks.append(c * V)
     expected = np.concatenate(blocks)[:D, :d]
     np.testing.assert_allclose(P, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_fastfood_shared_input_matches_its_definition_in_float64():
+    """V_b = c_b H G_b Π_b H B with one B (block 0's) for every block."""
+    from tests.test_hadamard import hadamard_matrix
+
+    D, d = 50, 6
+    with jax.enable_x64(True):
+        key = jax.random.key(3)
+        shared = subspace.fastfood(D, d, dtype=jnp.float64, shared_input=True)
+        state = shared.init(key)
+        P = materialise(shared, state, d)
+        plain = subspace.fastfood(D, d, dtype=jnp.float64)
+        default = plain.init(key)
+        P_default = materialise(plain, default, d)
+    assert state.B.shape == (1, 8)
+    np.testing.assert_array_equal(state.B[0], default.B[0])  # same key: same draws
+    np.testing.assert_array_equal(state.G, default.G)
+    L, H = 8, hadamard_matrix(8)
+    blocks = []
+    for b in range(7):
+        Pi = np.eye(L)[np.asarray(state.perm[b])]
+        V = H @ np.diag(state.G[b]) @ Pi @ H @ np.diag(state.B[0])
+        blocks.append(V / np.sqrt(L * np.sum(np.asarray(state.G[b]) ** 2) * D / L))
+    np.testing.assert_allclose(P, np.concatenate(blocks)[:D, :d], rtol=1e-10, atol=1e-12)
+    assert not np.allclose(P, P_default)  # another P than the default for the same key
 
 
 def test_fastfood_state_is_O_D_and_block_size():

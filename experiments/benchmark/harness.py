@@ -26,6 +26,7 @@ __all__ = ["FULL", "QUICK", "SCHEMA_VERSION", "Sizes", "main", "run", "run_bench
 SCHEMA_VERSION = 1
 MNIST = (28, 28, 1)
 ALL = ("dense", "sparse", "fastfood")
+FASTFOOD_VARIANTS = ("fastfood_butterfly", "fastfood_shared")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +71,12 @@ MNIST_LENET = Net("MNIST LeNet", LeNet(), MNIST)  # D = 44,426
 
 FULL = Sizes(
     step_nets=(
-        MNIST_FC._replace(points=grid(ALL, (10, 100, 1000, 10_000))),
-        MNIST_LENET._replace(points=grid(ALL, (10, 100, 300, 1000, 10_000))),
+        MNIST_FC._replace(
+            points=grid(ALL, (10, 100, 1000, 10_000)) + grid(FASTFOOD_VARIANTS, (100, 1000, 10_000))
+        ),
+        MNIST_LENET._replace(
+            points=grid(ALL, (10, 100, 300, 1000, 10_000)) + grid(FASTFOOD_VARIANTS, (300,))
+        ),
     ),
     scaling_nets=(
         Net("FC 784-120-120-10", FC(width=120, depth=2), MNIST),  # D = 109,930
@@ -97,7 +102,11 @@ FULL = Sizes(
 QUICK = dataclasses.replace(
     FULL,
     step_nets=(
-        MNIST_FC._replace(points=grid(ALL, (1000,)) + grid(("fastfood",), (100, 10_000))),
+        MNIST_FC._replace(
+            points=grid(ALL, (1000,))
+            + grid(("fastfood",), (100, 10_000))
+            + grid(FASTFOOD_VARIANTS, (1000,))
+        ),
         MNIST_LENET._replace(points=grid(("fastfood",), (300,))),
     ),
     scaling_nets=FULL.scaling_nets[1:2],
@@ -164,7 +173,8 @@ def run_benchmark(sizes: Sizes, *, quick: bool = False) -> dict:
         ),
     )
     nets = [(n.name, param_count(n), sorted({d for _, d in n.points})) for n in sizes.step_nets]
-    memory = part("memory", "projection state", lambda: state_records(nets, sizes.projections))
+    state_labels = (*sizes.projections, "fastfood_shared")
+    memory = part("memory", "projection state", lambda: state_records(nets, state_labels))
     doc = {
         "schema_version": SCHEMA_VERSION,
         "quick": quick,

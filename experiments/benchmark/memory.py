@@ -19,8 +19,12 @@ __all__ = ["state_bytes", "state_records"]
 
 def state_bytes(D: int, d: int, projection: str) -> int:  # noqa: N803 -- the paper's symbol
     """Bytes of the float32 state of ``projection`` for a D×d P."""
-    options = {"max_bytes": math.inf} if projection == "dense" else {}
-    proj = PROJECTIONS[projection](D, d, dtype=jnp.float32, **options)
+    from experiments.benchmark.steps import projection_options
+
+    name, options = projection_options(projection)
+    if name == "dense":
+        options["max_bytes"] = math.inf
+    proj = PROJECTIONS[name](D, d, dtype=jnp.float32, **options)
     shapes = jax.eval_shape(proj.init, jax.random.key(0))
     return sum(math.prod(s.shape) * s.dtype.itemsize for s in jax.tree_util.tree_leaves(shapes))
 

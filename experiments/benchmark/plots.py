@@ -9,7 +9,7 @@ from experiments.io import atomic_write_bytes
 
 __all__ = ["write_plots"]
 
-PROJECTIONS = ("dense", "sparse", "fastfood")
+PROJECTIONS = ("dense", "sparse", "fastfood", "fastfood_butterfly", "fastfood_shared")
 
 
 def _pyplot():

@@ -21,7 +21,28 @@ import subspace
 from experiments.benchmark.timing import measure
 from experiments.tasks import classification_task
 
-__all__ = ["Net", "grid", "param_count", "random_batch", "step_records", "time_trainer"]
+__all__ = [
+    "VARIANTS",
+    "Net",
+    "grid",
+    "param_count",
+    "projection_options",
+    "random_batch",
+    "step_records",
+    "time_trainer",
+]
+
+# Benchmark labels for a library projection with options, measured beside the defaults.
+VARIANTS = {
+    "fastfood_butterfly": ("fastfood", {"fwht_method": "butterfly"}),  # the 0.1 transform
+    "fastfood_shared": ("fastfood", {"shared_input": True}),  # opt-in: half the transforms
+}
+
+
+def projection_options(label: str) -> tuple[str, dict]:
+    """The library projection and its keyword options behind a benchmark label."""
+    name, options = VARIANTS.get(label, (label, {}))
+    return name, dict(options)
 
 
 class Net(NamedTuple):
@@ -142,9 +163,11 @@ def step_records(
     _report(records[-1])
     loss_fn = subspace_loss(task.loss_fn)
     for projection, d in net.points:
-        options = {"max_bytes": dense_max_bytes} if projection == "dense" else {}
+        name, options = projection_options(projection)
+        if name == "dense":
+            options["max_bytes"] = dense_max_bytes
         try:
-            sub = subspace.wrap(params, d, projection=projection, key=proj_key, **options)
+            sub = subspace.wrap(params, d, projection=name, key=proj_key, **options)
         except ValueError as e:
             records.append(_skipped(net.name, D, projection, d, str(e)))
             _report(records[-1])

@@ -25,7 +25,7 @@ __all__ = ["FastfoodState", "fastfood"]
 class FastfoodState(NamedTuple):
     """The diagonals and permutations of ceil(D / L) independent L×L Fastfood blocks."""
 
-    B: jax.Array  # (blocks, L) random ±1, stored as int8
+    B: jax.Array  # (blocks, L) random ±1, stored as int8; (1, L) with shared_input
     perm: jax.Array  # (blocks, L) int16 (int32 when L > 2^15), Π: x ↦ x[perm]
     inv_perm: jax.Array  # (blocks, L) same dtype as perm, Πᵀ: x ↦ x[inv_perm]
     G: jax.Array  # (blocks, L) N(0, 1)
@@ -39,6 +39,7 @@ def fastfood(
     block_size: int | None = None,
     dtype: DTypeLike = jnp.float32,
     fwht_method: str = "kronecker",
+    shared_input: bool = False,
 ) -> Projection:
     """Fastfood projection: P = stacked blocks V_b = c_b H G_b Π_b H B_b, cut to D rows.
 
@@ -72,6 +73,13 @@ def fastfood(
       fwht_method: the Walsh–Hadamard algorithm, ``"kronecker"`` (default, faster) or
         ``"butterfly"`` (the only one before version 0.2; the two agree to float rounding,
         so use it to repeat an older run bit for bit). See :func:`subspace.fwht`.
+      shared_input: share B and the first H across blocks, V_b = c_b H G_b Π_b (H B): the
+        forward pass then runs one transform of length L plus one per block instead of two
+        per block, and the backward pass sums the blocks before its last transform, so a
+        step does about half the Walsh–Hadamard work. Still an exact, O(D)-state
+        projection with the same column norms, but another P than the default for the
+        same key (B of block 0 is used by every block), so it is opt-in: runs and
+        compressed files made with the default keep their meaning.
 
     Returns:
       A :class:`Projection` whose state is a :class:`FastfoodState`.
@@ -87,6 +95,8 @@ def fastfood(
         L = _as_int("block_size", block_size)
         if L < d or L & (L - 1):
             raise ValueError(f"fastfood: block_size must be a power of two >= d = {d}; got {L}")
+    if not isinstance(shared_input, bool):
+        raise TypeError(f"fastfood: shared_input must be True or False; got {shared_input!r}")
     if fwht_method not in METHODS:
         raise ValueError(f"fastfood: fwht_method must be one of {METHODS}; got {fwht_method!r}")
     blocks = math.ceil(D / L)
@@ -102,6 +112,8 @@ def fastfood(
     def init(key: jax.Array) -> FastfoodState:
         check_key(key, "fastfood.init")
         B, perm, inv_perm, G = jax.vmap(block)(jax.random.split(key, blocks))
+        if shared_input:
+            B = B[:1]  # (1, L): block 0's signs, for every block
         scale = jax.lax.rsqrt(L * jnp.sum(G * G, axis=-1) * (D / L))
         return FastfoodState(B, perm, inv_perm, G, scale.astype(dtype))
 
@@ -109,14 +121,20 @@ def fastfood(
         return fwht(x, method=fwht_method)
 
     def forward(state: FastfoodState, z: jax.Array) -> jax.Array:
-        x = state.B.astype(z.dtype) * jnp.pad(z, (0, L - d))  # (blocks, L)
-        x = jnp.take_along_axis(H(x), state.perm, axis=-1)
+        x = state.B.astype(z.dtype) * jnp.pad(z, (0, L - d))  # (blocks, L) or (1, L)
+        x = H(x)
+        if shared_input:
+            x = x[0][state.perm]  # (blocks, L): block b is Π_b of the one H B z
+        else:
+            x = jnp.take_along_axis(x, state.perm, axis=-1)
         x = H(state.G * x) * state.scale[:, None]
         return x.reshape(-1)[:D]
 
     def transpose(state: FastfoodState, g: jax.Array) -> jax.Array:
         x = jnp.pad(g, (0, blocks * L - D)).reshape(blocks, L) * state.scale[:, None]
         x = jnp.take_along_axis(state.G * H(x), state.inv_perm, axis=-1)
+        if shared_input:
+            return (state.B[0].astype(g.dtype) * H(jnp.sum(x, axis=0)))[:d]
         return jnp.sum(state.B.astype(g.dtype) * H(x), axis=0)[:d]
 
     @jax.custom_vjp
