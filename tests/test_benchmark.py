@@ -27,7 +27,7 @@ TINY = Sizes(
     repeats=2,
     min_repeat_s=0.0,
     dense_max_bytes=2**19,  # P of d = 100: 484 KB
-    fwht_sizes=(16, 64),
+    fwht_sizes=(16, 64, (3, 32)),
     sweep_net=Net("tiny FC", FC(width=8, depth=1), SMALL),
     sweep_dims=(4,),  # one member: fast
     sweep_examples=64,
@@ -72,9 +72,11 @@ def test_tiny_run_writes_the_documented_schema(tmp_path, capsys):
     assert doc["scaling"] == [r for r in steps if r["d"] in (None, 100)]
 
     fwht = doc["fwht"]
-    assert [r["n"] for r in fwht["rows"]] == [16, 64]
+    assert [r["n"] for r in fwht["rows"]] == [16, 64, 32]
+    assert [r["shape"] for r in fwht["rows"]] == [[16], [64], [3, 32]]
     for r in fwht["rows"]:
         check_timing(r["fwht_s"], TINY.repeats)
+        check_timing(r["butterfly_s"], TINY.repeats)
         if fwht["status"] == "ok":
             assert positive(r["ratio"]) and r["equal"] is True
         else:
@@ -190,4 +192,4 @@ def test_quick_sizes_measure_every_target():
     points = {net.name: net.points for net in QUICK.step_nets}
     fc = {("fastfood", 100), ("fastfood", 1000), ("fastfood", 10_000), ("sparse", 1000)}
     assert fc <= set(points["MNIST FC"]) and ("fastfood", 300) in points["MNIST LeNet"]
-    assert {2**16, 2**20} <= set(QUICK.fwht_sizes) and len(QUICK.sweep_dims) == 16
+    assert {2**16, 2**20, (195, 1024)} <= set(QUICK.fwht_sizes) and len(QUICK.sweep_dims) == 16

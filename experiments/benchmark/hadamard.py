@@ -1,9 +1,12 @@
 """The Walsh–Hadamard transform: :func:`subspace.fwht` against the C library ``fht_cpu``.
 
-Both are timed out of place (the input kept, a new output array), float32, 1-D: our
-jitted ``fwht`` on an array already on the device, ``fht_cpu.fht(x, inplace=False)`` on
-a numpy array. ``fht_cpu`` is optional (``pip install -e ".[bench]"``); without it only
-our transform is timed and the comparison is recorded as skipped.
+Both are timed out of place (the input kept, a new output array), float32: our jitted
+``fwht`` (its default Kronecker method, and the radix-2 butterfly beside it) on an array
+already on the device, ``fht_cpu.fht(x, inplace=False)`` on a numpy array. A size is a
+length n (one 1-D transform) or a shape (a batch of transforms over the last axis, as
+fastfood runs them: ``(195, 1024)`` is MNIST FC at d = 1,000). ``fht_cpu`` is optional
+(``pip install -e ".[bench]"``); without it only our transform is timed and the
+comparison is recorded as skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import numpy as np
 import subspace
 from experiments.benchmark.timing import measure
 
-__all__ = ["FHT_CPU_MISSING", "compare_fwht", "fht_cpu_module", "fwht_equal", "fwht_error"]
+__all__ = [
+    "FHT_CPU_MISSING",
+    "compare_fwht",
+    "fht_cpu_module",
+    "fwht_equal",
+    "fwht_error",
+    "label",
+]
 
 FHT_CPU_MISSING = 'fht_cpu is not installed; install it with pip install -e ".[bench]"'
 # Float32 rounding of log2(n) butterfly stages stays far below this, relative to sqrt(n).
@@ -53,21 +63,33 @@ def fwht_equal(ours: np.ndarray, reference: np.ndarray, *, tol: float = TOLERANC
     return bool(np.allclose(ours, reference, rtol=0.0, atol=atol))
 
 
-def compare_fwht(sizes: tuple[int, ...], *, repeats: int, min_repeat_s: float) -> dict:
-    """Seconds per transform of ours and of ``fht_cpu`` for every n in ``sizes``, their
-    ratio (ours / fht_cpu) and whether the results agree."""
+def compare_fwht(
+    sizes: tuple[int | tuple[int, ...], ...], *, repeats: int, min_repeat_s: float
+) -> dict:
+    """Seconds per transform of ours (both methods) and of ``fht_cpu`` for every size, the
+    ratio ours / fht_cpu, the butterfly's time over ours, and whether the results agree."""
     fht_cpu = fht_cpu_module()
     rows = []
-    for n in sizes:
-        x = np.random.default_rng(n).standard_normal(n, dtype=np.float32)
+    for size in sizes:
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        n = shape[-1]
+        x = np.random.default_rng(n).standard_normal(shape, dtype=np.float32)
         x_device = jnp.asarray(x)
         start = time.perf_counter()
         ours = np.asarray(subspace.fwht(x_device))  # the first call compiles
+        first_call_s = time.perf_counter() - start
+        fwht_s = measure(_runner(x_device), repeats=repeats, min_repeat_s=min_repeat_s)
+        butterfly_s = measure(
+            _runner(x_device, "butterfly"), repeats=repeats, min_repeat_s=min_repeat_s
+        )
         row = {
             "n": n,
+            "shape": list(shape),
             "log2_n": n.bit_length() - 1,
-            "first_call_s": time.perf_counter() - start,
-            "fwht_s": measure(_runner(x_device), repeats=repeats, min_repeat_s=min_repeat_s),
+            "first_call_s": first_call_s,
+            "fwht_s": fwht_s,
+            "butterfly_s": butterfly_s,
+            "butterfly_over_fwht": butterfly_s["median_s"] / fwht_s["median_s"],
             "fht_cpu_s": None,
             "ratio": None,
             "max_error": None,
@@ -94,10 +116,10 @@ def compare_fwht(sizes: tuple[int, ...], *, repeats: int, min_repeat_s: float) -
     }
 
 
-def _runner(x):
+def _runner(x, method: str = "kronecker"):
     def run(calls: int) -> None:
         for _ in range(calls):
-            y = subspace.fwht(x)
+            y = subspace.fwht(x, method=method)
         y.block_until_ready()
 
     return run
@@ -108,9 +130,18 @@ def _repeat_fht(fht_cpu: ModuleType, x: np.ndarray, calls: int) -> None:
         fht_cpu.fht(x, inplace=False)
 
 
+def label(row: dict) -> str:
+    """``2^k`` for a 1-D transform, ``B x 2^k`` for a batch of B."""
+    batch = math.prod(row["shape"][:-1])
+    return f"2^{row['log2_n']}" if len(row["shape"]) == 1 else f"{batch} x 2^{row['log2_n']}"
+
+
 def _report(row: dict) -> None:
     ours = row["fwht_s"]["median_s"]
-    line = f"  fwht n = 2^{row['log2_n']}: {ours * 1e6:.1f} us"
+    line = (
+        f"  fwht {label(row)}: {ours * 1e6:.1f} us (butterfly "
+        f"{row['butterfly_s']['median_s'] * 1e6:.1f} us)"
+    )
     if row["ratio"] is not None:
         line += (
             f", fht_cpu {row['fht_cpu_s']['median_s'] * 1e6:.1f} us, ratio {row['ratio']:.2f}, "

@@ -43,7 +43,8 @@ class Sizes:
       min_repeat_s: calls per repeat are raised until one repeat lasts this long.
       dense_max_bytes: the memory budget of a dense P; above it ``subspace.dense``
         refuses and the measurement is recorded as skipped.
-      fwht_sizes: transform lengths n of the Walsh–Hadamard comparison.
+      fwht_sizes: the Walsh–Hadamard comparison's sizes: a length n (one 1-D transform)
+        or a shape (a batch over the last axis, as fastfood runs it).
       sweep_net, sweep_dims: the network and the values of d of the sweep comparison.
       sweep_examples: training examples of the sweep (random, MNIST's size in full).
       sweep_steps: steps of the sweep; None is one epoch.
@@ -58,7 +59,7 @@ class Sizes:
     repeats: int
     min_repeat_s: float
     dense_max_bytes: int
-    fwht_sizes: tuple[int, ...]
+    fwht_sizes: tuple[int | tuple[int, ...], ...]
     sweep_net: Net
     sweep_dims: tuple[int, ...]
     sweep_examples: int
@@ -89,7 +90,7 @@ FULL = Sizes(
     repeats=15,
     min_repeat_s=0.2,
     dense_max_bytes=2**30,  # the library's default
-    fwht_sizes=tuple(2**k for k in range(10, 23)),
+    fwht_sizes=(*(2**k for k in range(10, 23)), (195, 1024), (13, 16384)),
     sweep_net=MNIST_FC,
     sweep_dims=tuple(range(100, 1700, 100)),
     sweep_examples=60_000,
@@ -113,7 +114,7 @@ QUICK = dataclasses.replace(
     repeats=5,
     min_repeat_s=0.05,
     dense_max_bytes=2**28,  # MNIST FC's dense P at d = 1000 (800 MB) is left to the full run
-    fwht_sizes=tuple(2**k for k in (10, 14, 16, 18, 20)),
+    fwht_sizes=(*(2**k for k in (10, 14, 16, 18, 20)), (195, 1024)),
     sweep_examples=2000,
     sweep_steps=15,
 )

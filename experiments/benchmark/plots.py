@@ -90,9 +90,16 @@ def plot_fwht(path: Path, fwht: dict) -> str:
     """Time per transform against n, ours and fht_cpu's."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
-    rows = fwht["rows"]
+    rows = [r for r in fwht["rows"] if len(r.get("shape", [r["n"]])) == 1]  # 1-D only
     ns = [r["n"] for r in rows]
     ax.plot(ns, [r["fwht_s"]["median_s"] * 1e6 for r in rows], "-o", ms=3, label="subspace.fwht")
+    ax.plot(
+        ns,
+        [r["butterfly_s"]["median_s"] * 1e6 for r in rows],
+        "-o",
+        ms=3,
+        label='fwht(method="butterfly")',
+    )
     timed = [r for r in rows if r["fht_cpu_s"] is not None]
     if timed:
         ax.plot(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from experiments.benchmark.hadamard import label
+
 __all__ = ["format_summary"]
 
 
@@ -53,15 +55,17 @@ def _steps_table(records: list[dict]) -> str:
 def _fwht_table(fwht: dict) -> str:
     rows = [
         [
-            f"2^{r['log2_n']}",
+            label(r),
             _ms(r["fwht_s"]["median_s"]),
+            _ms(r["butterfly_s"]["median_s"]),
             _ms(r["fht_cpu_s"]["median_s"] if r["fht_cpu_s"] else None),
             _x(r["ratio"]),
             "-" if r["equal"] is None else ("yes" if r["equal"] else "NO"),
         ]
         for r in fwht["rows"]
     ]
-    table = _table(["n", "fwht ms", "fht_cpu ms", "ratio", "equal"], rows)
+    header = ["n", "fwht ms", "butterfly ms", "fht_cpu ms", "fwht / fht_cpu", "equal"]
+    table = _table(header, rows)
     return table if fwht["status"] == "ok" else f"{table}\n(fht_cpu: {fwht['reason']})"
 
 

@@ -35,7 +35,7 @@ def _fwht_worst(doc: dict) -> float | None:
     ratios = [
         r["ratio"]
         for r in doc.get("fwht", {}).get("rows", [])
-        if 16 <= r["log2_n"] <= 20 and r["ratio"] is not None
+        if 16 <= r["log2_n"] <= 20 and len(r.get("shape", [r["n"]])) == 1 and r["ratio"] is not None
     ]
     return max(ratios) if ratios else None
 
