@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import subspace
-from experiments.benchmark import QUICK, SCHEMA_VERSION, Net, Sizes, hadamard, run
+from experiments.benchmark import QUICK, SCHEMA_VERSION, Net, Sizes, hadamard, readme, run
 from experiments.benchmark import timing as timing_module
 from experiments.benchmark.steps import grid
 from experiments.benchmark.targets import TARGETS, evaluate_targets
@@ -100,6 +100,14 @@ def test_tiny_run_writes_the_documented_schema(tmp_path, capsys):
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
     out = capsys.readouterr().out
     assert "Targets" in out and "ms/step" in out
+
+    # The README's scaling table from the same file.
+    readme.main([str(tmp_path / "benchmark.json")])
+    table = capsys.readouterr().out
+    ratio = steps[3]["ratio_to_plain"]
+    assert f"| MNIST FC, D = 1,210 ({steps[0]['step_s']['median_s'] * 1e3:.2f} ms) | 100 |" in table
+    assert f"({ratio:.2f}x)" in table and "refused" not in table  # d = 2,000 > D: skipped
+    assert "about 8x (22 ms), flat in d" in table  # the paper's figure beside ours
 
 
 def hadamard_matrix(n):

@@ -14,7 +14,9 @@ In one process, with warm-up (compilation timed apart), repeats and medians:
    sequential loop, end to end with compilation (:mod:`.sweep`);
 4. bytes of projection state per parameter, and XLA's temporary memory of the compiled
    step (:mod:`.memory`, :mod:`.steps`);
-5. a summary table and the issue's targets with pass/fail (:mod:`.targets`).
+5. a summary table and the issue's targets with pass/fail (:mod:`.targets`);
+   ``python -m experiments.benchmark.readme`` prints the README's scaling table from
+   the committed ``benchmark.json`` (:mod:`.readme`).
 
 ``--quick`` measures fewer sizes with fewer repeats and a 15-step sweep (under two
 minutes on an idle 2-core CPU). Writes to ``--out`` (default
@@ -35,14 +37,18 @@ minutes on an idle 2-core CPU). Writes to ``--out`` (default
   ``dense_max_bytes``, ``optimizer``, ``lr``, ``scaling_d``, ``subspace_passed_as``.
 - ``steps`` (part 1) and ``scaling`` (against D; MNIST FC's rows repeated from
   ``steps``): one record per (model, projection, d) with ``model``, ``D``, ``projection``
-  (``plain``, ``dense``, ``sparse`` or ``fastfood``), ``d`` (null for plain), ``status``
+  (``plain``, ``dense``, ``sparse``, ``fastfood``, or a fastfood variant measured beside
+  it: ``fastfood_butterfly`` with ``fwht_method="butterfly"``, ``fastfood_shared`` with
+  ``shared_input=True``), ``d`` (null for plain), ``status``
   (``ok`` or ``skipped``) and ``reason`` (the library's refusal when skipped); when ok
   also ``compile_s`` (trace, lower and compile, ahead of time), ``first_call_s``,
   ``step_s`` (a timing), ``ratio_to_plain`` (median over plain's median), ``temp_bytes``
   and ``argument_bytes`` (XLA's ``memory_analysis()`` of the step) and
   ``temp_ratio_to_plain``.
 - ``fwht``: ``status`` (``ok``, or ``skipped`` without fht_cpu), ``reason``, ``dtype``,
-  ``tolerance``, and ``rows`` of ``n``, ``log2_n``, ``first_call_s``, ``fwht_s`` and
+  ``tolerance``, and ``rows`` of ``n``, ``shape`` (``[n]``, or ``[batch, n]`` for a
+  batch of transforms), ``log2_n``, ``first_call_s``, ``fwht_s`` (the default Kronecker
+  method), ``butterfly_s`` (``method="butterfly"``), ``butterfly_over_fwht`` and
   ``fht_cpu_s`` (timings; null without fht_cpu), ``ratio`` (ours over fht_cpu's),
   ``max_error`` (max absolute difference / sqrt(n)) and ``equal``.
 - ``sweep``: ``model``, ``D``, ``projection``, ``ds``, ``members``, ``steps``,
