@@ -39,7 +39,8 @@ minutes on an idle 2-core CPU). Writes to ``--out`` (default
   ``steps``): one record per (model, projection, d) with ``model``, ``D``, ``projection``
   (``plain``, ``dense``, ``sparse``, ``fastfood``, or a fastfood variant measured beside
   it: ``fastfood_butterfly`` with ``fwht_method="butterfly"``, ``fastfood_shared`` with
-  ``shared_input=True``), ``d`` (null for plain), ``status``
+  ``shared_input=True``, ``fastfood_one_block`` with one block of L = 2^ceil(log2 D) as
+  in the original code), ``d`` (null for plain), ``status``
   (``ok`` or ``skipped``) and ``reason`` (the library's refusal when skipped); when ok
   also ``compile_s`` (trace, lower and compile, ahead of time), ``first_call_s``,
   ``step_s`` (a timing), ``ratio_to_plain`` (median over plain's median), ``temp_bytes``

@@ -21,7 +21,7 @@ def state_bytes(D: int, d: int, projection: str) -> int:  # noqa: N803 -- the pa
     """Bytes of the float32 state of ``projection`` for a D×d P."""
     from experiments.benchmark.steps import projection_options
 
-    name, options = projection_options(projection)
+    name, options = projection_options(projection, D)
     if name == "dense":
         options["max_bytes"] = math.inf
     proj = PROJECTIONS[name](D, d, dtype=jnp.float32, **options)

@@ -9,7 +9,14 @@ from experiments.io import atomic_write_bytes
 
 __all__ = ["write_plots"]
 
-PROJECTIONS = ("dense", "sparse", "fastfood", "fastfood_butterfly", "fastfood_shared")
+PROJECTIONS = (
+    "dense",
+    "sparse",
+    "fastfood",
+    "fastfood_butterfly",
+    "fastfood_shared",
+    "fastfood_one_block",
+)
 
 
 def _pyplot():

@@ -33,16 +33,21 @@ __all__ = [
 ]
 
 # Benchmark labels for a library projection with options, measured beside the defaults.
+# "fastfood_one_block" is the original code's construction: one block of L = 2^ceil(log2 D).
 VARIANTS = {
     "fastfood_butterfly": ("fastfood", {"fwht_method": "butterfly"}),  # the 0.1 transform
     "fastfood_shared": ("fastfood", {"shared_input": True}),  # opt-in: half the transforms
+    "fastfood_one_block": ("fastfood", {"block_size": None}),  # filled in from D
 }
 
 
-def projection_options(label: str) -> tuple[str, dict]:
+def projection_options(label: str, D: int) -> tuple[str, dict]:  # noqa: N803
     """The library projection and its keyword options behind a benchmark label."""
     name, options = VARIANTS.get(label, (label, {}))
-    return name, dict(options)
+    options = dict(options)
+    if "block_size" in options:
+        options["block_size"] = 1 << (D - 1).bit_length()
+    return name, options
 
 
 class Net(NamedTuple):
@@ -163,7 +168,7 @@ def step_records(
     _report(records[-1])
     loss_fn = subspace_loss(task.loss_fn)
     for projection, d in net.points:
-        name, options = projection_options(projection)
+        name, options = projection_options(projection, D)
         if name == "dense":
             options["max_bytes"] = dense_max_bytes
         try:
