@@ -73,7 +73,8 @@ MNIST_LENET = Net("MNIST LeNet", LeNet(), MNIST)  # D = 44,426
 FULL = Sizes(
     step_nets=(
         MNIST_FC._replace(
-            points=grid(ALL, (10, 100, 1000, 10_000)) + grid(FASTFOOD_VARIANTS, (100, 1000, 10_000))
+            points=grid(ALL, (10, 100, 1000, 10_000))
+            + grid((*FASTFOOD_VARIANTS, "fastfood_one_block"), (100, 1000, 10_000))
         ),
         MNIST_LENET._replace(
             points=grid(ALL, (10, 100, 300, 1000, 10_000)) + grid(FASTFOOD_VARIANTS, (300,))

@@ -47,27 +47,31 @@ def _plain(records: list[dict], model: str) -> str:
 def markdown(doc: dict) -> str:
     """The scaling tables of a benchmark document, as Markdown."""
     steps, scaling = doc["steps"], doc["scaling"]
+    measured = {r["projection"] for r in steps}
+    projections = [p for p in PROJECTIONS if p in measured]  # columns with numbers only
     lines = []
-    header = "| model (plain step) | d | " + " | ".join(PROJECTIONS) + " |"
-    lines += [header, "|---|---:|" + "---|" * len(PROJECTIONS)]
+    header = "| model (plain step) | d | " + " | ".join(projections) + " |"
+    lines += [header, "|---|---:|" + "---|" * len(projections)]
     for model in dict.fromkeys(r["model"] for r in steps):
         D = next(r["D"] for r in steps if r["model"] == model)  # noqa: N806
         dims = sorted({r["d"] for r in steps if r["model"] == model and r["d"] is not None})
         for d in dims:
-            cells = [_cell(steps, model=model, projection=p, d=d) for p in PROJECTIONS]
+            cells = [_cell(steps, model=model, projection=p, d=d) for p in projections]
             name = f"{model}, D = {D:,} ({_plain(steps, model)})"
             lines.append(f"| {name} | {d:,} | " + " | ".join(cells) + " |")
     lines.append(
         "| paper, GPU, ~1M parameters (2.7 ms) | 1k–20k | "
-        + " | ".join(PAPER[p] for p in PROJECTIONS)
+        + " | ".join(PAPER[p] for p in projections)
         + " |"
     )
-    lines += ["", "| network | D | plain | " + " | ".join(PROJECTIONS) + " |"]
-    lines.append("|---|---:|---|" + "---|" * len(PROJECTIONS))
+    measured = {r["projection"] for r in scaling}
+    projections = [p for p in PROJECTIONS if p in measured]
+    lines += ["", "| network | D | plain | " + " | ".join(projections) + " |"]
+    lines.append("|---|---:|---|" + "---|" * len(projections))
     d_scaling = doc["settings"]["scaling_d"]
     for model in dict.fromkeys(r["model"] for r in scaling):
         D = next(r["D"] for r in scaling if r["model"] == model)  # noqa: N806
-        cells = [_cell(scaling, model=model, projection=p, d=d_scaling) for p in PROJECTIONS]
+        cells = [_cell(scaling, model=model, projection=p, d=d_scaling) for p in projections]
         lines.append(f"| {model} | {D:,} | {_plain(scaling, model)} | " + " | ".join(cells) + " |")
     m = doc["machine"]
     load = m["load_average_at_start"]
