@@ -1,6 +1,10 @@
 """The paper's Table 1 next to ours, from the committed results, as a Markdown table.
 
 python -m experiments.table          # prints the table the README shows
+
+d_int90 is read at 0.9 × the network's own baseline accuracy. The original code sometimes
+used a fixed baseline of 0.5 for CIFAR-10 instead; the CIFAR rows get a second line with
+that convention (threshold 0.45), recomputed from the same members.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.io import read_json
+from subspace.intrinsic import bootstrap_d_int, d_int
 
 # (config, the paper's row, its D, its d_int90), from the paper's Table 1.
 ROWS = (
@@ -22,6 +27,10 @@ ROWS = (
     ("cifar_lenet", "CIFAR-10 LeNet *", 62_006, 2_900),
     ("mnist_shuffled_labels", "MNIST shuffled labels (reduced, train acc.)", 959_610, 190_000),
 )
+
+
+# Configs that also get the fixed-baseline convention, and that baseline.
+FIXED_BASELINE = {"cifar_fc": 0.5, "cifar_lenet": 0.5}
 
 
 def _fmt(x: float | None) -> str:
@@ -56,7 +65,29 @@ def table(results: Path) -> str:
             f"| {label} | {paper:,} | {ours} | {c['D']:,} | {ratio} | "
             f"{doc['baseline_metric']:.4f} | {budget} |"
         )
+        if config in FIXED_BASELINE:
+            lines.append(_fixed_row(doc, label, paper, FIXED_BASELINE[config], budget))
     return "\n".join(lines)
+
+
+def _fixed_row(doc: dict, label: str, paper: int, baseline: float, budget: str) -> str:
+    """The same members read at 0.9 × a fixed baseline instead of the network's own."""
+    c = doc["config"]
+    members = [m for m in doc["members"] if m["projection"] == "fastfood"]
+    ds = [m["d"] for m in members]
+    values = [m[c["metric"]] if m[c["metric"]] is not None else float("nan") for m in members]
+    threshold = 0.9 * baseline
+    v = d_int(ds, values, threshold)
+    if v.d is None:
+        ours, ratio = f"> {max(ds):,} (not reached)", ""
+    else:
+        lo, hi = bootstrap_d_int(ds, values, threshold)
+        ours = f"{v.d:,} ({v.interpolated:,.0f}, [{_fmt(lo)}, {_fmt(hi)}])"
+        ratio = f"{c['D'] / v.d:,.0f}×"
+    return (
+        f"| {label}, fixed baseline {baseline:g} | {paper:,} | {ours} | {c['D']:,} | {ratio} | "
+        f"{baseline:g} (fixed) | {budget} |"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -103,3 +103,46 @@ def test_table_reads_committed_style_results(tmp_path):
     text = table.table(tmp_path)
     assert "| MNIST FC | 750 | 600 (585, [560, inf]) | 199,210 | 332× | 0.9760 |" in text
     assert "| MNIST LeNet | 290 | not run yet |" in text
+    assert "fixed baseline" not in text  # only the CIFAR rows get the second convention
+
+
+def test_table_adds_the_fixed_baseline_convention_for_cifar(tmp_path):
+    from experiments import table
+
+    # Own baseline 0.40 -> threshold 0.36, reached at d = 100; the fixed baseline 0.5 ->
+    # threshold 0.45, reached only at d = 400 (mean 0.46), interpolated between 200 and 400.
+    accuracy = {100: 0.37, 200: 0.43, 400: 0.46}
+    members = [
+        {"projection": "fastfood", "d": d, "seed": s, "test_accuracy": a}
+        for d, a in accuracy.items()
+        for s in range(2)
+    ]
+    folder = tmp_path / "cifar_fc"
+    folder.mkdir()
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "complete": True,
+                "baseline_metric": 0.40,
+                "config": {
+                    "D": 656_810,
+                    "dims": [100, 200, 400],
+                    "epochs": 10,
+                    "batch_size": 128,
+                    "lr": 0.01,
+                    "baseline_lr": 0.001,
+                    "seeds": [0, 1],
+                    "metric": "test_accuracy",
+                },
+                "members": members,
+                "d_int": {"fastfood": {"d": 100, "interpolated": 100.0, "ci90": [100, 100]}},
+            }
+        )
+    )
+    text = table.table(tmp_path)
+    assert "| CIFAR-10 FC * | 9,000 | 100 (100, [100, 100]) | 656,810 | 6,568× | 0.4000 |" in text
+    # 200 + (0.45 - 0.43) / (0.46 - 0.43) * 200 = 333; every resample has the same means.
+    assert (
+        "| CIFAR-10 FC *, fixed baseline 0.5 | 9,000 | 400 (333, [333, 333]) | 656,810 | "
+        "1,642× | 0.5 (fixed) |" in text
+    )
