@@ -37,6 +37,14 @@ def _fmt(x: float | None) -> str:
     return "inf" if x is None else f"{x:,.0f}"
 
 
+def _ours(d: int | None, interpolated: float | None, ci, config: dict) -> tuple[str, str]:
+    """The "d_int90 (interpolated, [CI])" cell and the D/d_int90 cell of one row."""
+    if d is None:
+        return f"> {max(config['dims']):,} (not reached)", ""
+    cell = f"{d:,} ({interpolated:,.0f}, [{_fmt(ci[0])}, {_fmt(ci[1])}])"
+    return cell, f"{config['D'] / d:,.0f}×"
+
+
 def table(results: Path) -> str:
     lines = [
         "| task | paper d_int90 | ours d_int90 (interpolated, 90% CI) | D | D/d_int90 | "
@@ -50,13 +58,7 @@ def table(results: Path) -> str:
             lines.append(f"| {label} | {paper:,} | not run yet | {paper_D:,} | | | |")
             continue
         c, v = doc["config"], doc["d_int"]["fastfood"]
-        ours = (
-            f"> {max(c['dims']):,} (not reached)"
-            if v["d"] is None
-            else f"{v['d']:,} ({v['interpolated']:,.0f}, [{_fmt(v['ci90'][0])}, "
-            f"{_fmt(v['ci90'][1])}])"
-        )
-        ratio = "" if v["d"] is None else f"{c['D'] / v['d']:,.0f}×"
+        ours, ratio = _ours(v["d"], v["interpolated"], v["ci90"], c)
         budget = (
             f"{c['epochs']} epochs, batch {c['batch_size']}, Adam z {c['lr']:g} / "
             f"θ {c['baseline_lr']:g}, {len(c['seeds'])} seeds"
@@ -78,12 +80,8 @@ def _fixed_row(doc: dict, label: str, paper: int, baseline: float, budget: str) 
     values = [m[c["metric"]] if m[c["metric"]] is not None else float("nan") for m in members]
     threshold = 0.9 * baseline
     v = d_int(ds, values, threshold)
-    if v.d is None:
-        ours, ratio = f"> {max(ds):,} (not reached)", ""
-    else:
-        lo, hi = bootstrap_d_int(ds, values, threshold)
-        ours = f"{v.d:,} ({v.interpolated:,.0f}, [{_fmt(lo)}, {_fmt(hi)}])"
-        ratio = f"{c['D'] / v.d:,.0f}×"
+    ci = None if v.d is None else bootstrap_d_int(ds, values, threshold)
+    ours, ratio = _ours(v.d, v.interpolated, ci, c)
     return (
         f"| {label}, fixed baseline {baseline:g} | {paper:,} | {ours} | {c['D']:,} | {ratio} | "
         f"{baseline:g} (fixed) | {budget} |"

@@ -12,6 +12,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from experiments.benchmark.steps import projection_options
 from subspace.projections import PROJECTIONS
 
 __all__ = ["state_bytes", "state_records"]
@@ -19,8 +20,6 @@ __all__ = ["state_bytes", "state_records"]
 
 def state_bytes(D: int, d: int, projection: str) -> int:  # noqa: N803 -- the paper's symbol
     """Bytes of the float32 state of ``projection`` for a D×d P."""
-    from experiments.benchmark.steps import projection_options
-
     name, options = projection_options(projection, D)
     if name == "dense":
         options["max_bytes"] = math.inf
