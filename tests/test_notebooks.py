@@ -4,10 +4,14 @@ Each notebook is executed in memory (the committed file is never written) with n
 a ``python3`` kernel of the running interpreter, from the repository root, with
 ``SUBSPACE_NOTEBOOK_SMALL=1`` (tens of seconds each on a 2-core CPU). The notebooks read
 the offline MNIST copy in ../shared/datasets and are skipped, with the reason, when it is
-absent (they would download MNIST through TFDS instead).
+absent (they would download MNIST through TFDS instead). In full mode (the default
+RUN_FULL = False), each notebook must run to its end without starting its long run, after
+printing what that run is and how long it takes; there the long runs raise and the rest is
+shrunk to a test size.
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -70,6 +74,62 @@ def test_notebook_runs_in_small_mode(name, kernel_env):
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the plots are shown
 
 
+# Run after the set-up cell in full mode: a long run raises, the rest is made test-sized.
+FULL_MODE_GUARD = """
+import experiments.data
+import experiments.run
+import subspace
+
+RUNS = Path({runs!r})
+_load, _main = experiments.data.load, experiments.run.main
+
+
+def _long_run_started(*args, **kwargs):
+    raise AssertionError("full mode started a long run with RUN_FULL = False")
+
+
+def _toy_only(argv):  # the toy (30 s) is not a long run; shrunk here to save time
+    if argv[0] != "toy":
+        _long_run_started()
+    return _main([*argv, "--smoke", "--projection", "fastfood"])
+
+
+def _load_small(*args, limit=None, **kwargs):  # full mode's data, cut to keep the test short
+    return _load(*args, limit=limit or 2048, **kwargs)
+
+
+experiments.run.main, experiments.data.load = _toy_only, _load_small
+subspace.train_group = _long_run_started
+"""
+
+
+@pytest.mark.skipif(
+    not (DATASETS / "mnist").is_dir(),
+    reason="the offline MNIST files (../shared/datasets/mnist) are absent",
+)
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_full_mode_starts_no_long_run_without_run_full(name, kernel_env, monkeypatch, tmp_path):
+    """Full mode on "Run all" with the default RUN_FULL = False: each long run says what it
+    would run and how long it takes, and is skipped; the notebook runs to its end."""
+    monkeypatch.delenv("SUBSPACE_NOTEBOOK_SMALL")
+    nb = nbformat.read(COLAB / f"{name}.ipynb", as_version=4)
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    guard = nbformat.v4.new_code_cell(FULL_MODE_GUARD.format(runs=str(tmp_path)))
+    nb.cells.insert(first + 1, guard)
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=300,
+        startup_timeout=120,
+        resources={"metadata": {"path": str(ROOT)}},
+    )
+    client.execute()
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "full mode, RUN_FULL = False" in text
+    assert text.count("Skipped: set RUN_FULL = True") == 1  # the notebook's one long run
+    assert re.search(r"Full mode: .+\.\nTime: about \d+ min", text), text
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_committed_notebook_is_executed_and_clean(name):
     path = COLAB / f"{name}.ipynb"
@@ -78,13 +138,22 @@ def test_committed_notebook_is_executed_and_clean(name):
     nbformat.validate(nb)
     first = nb.cells[0]
     assert first.cell_type == "markdown"
-    assert "colab.research.google.com/github/" in first.source
-    assert f"/blob/main/colab/{name}.ipynb" in first.source
+    # no badge and no repository URL: no public URL of this repository is known. The first
+    # cell says how to open the notebook in Colab from one's own copy instead.
+    assert "File > Upload notebook" in first.source
+    assert (
+        f"colab.research.google.com/github/<owner>/<repo>/blob/<branch>/colab/{name}.ipynb"
+        in first.source
+    )
+    assert "REPO_URL" in first.source and "RUN_FULL" in first.source
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code), "saved without executing every cell"
     outputs = [o for c in code for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = json.dumps(outputs) + "".join(c.source for c in nb.cells)
+    assert "subspace-dev" not in text
+    assert not re.findall(r"github\.com/", text), "a URL of a repository nobody knows to exist"
+    assert "colab-badge" not in text
     for machine_path in {str(ROOT), str(Path.home()), "/tmp/"}:
         if len(machine_path) > 1:
             assert machine_path not in text, f"{name} shows an absolute path: {machine_path}"
