@@ -7,8 +7,9 @@ stored key, takes θ0 from the caller (``theta0=`` the initial parameters, or ``
 function of the stored θ0 key) or from the file, and checks that the rebuilt model is
 bitwise the one that was saved.
 
-File format (one ``.npz``, format version 1, written with ``np.savez_compressed`` and read
-with ``allow_pickle=False``; nothing in it is ever unpickled):
+File format (one ``.npz``, format version 1, written with ``np.savez_compressed``; read
+member by member with ``zipfile`` and numpy's ``.npy`` header parser, in
+:mod:`subspace._compress_format`; nothing in it is ever unpickled):
 
 * ``header``: uint8 array, the UTF-8 bytes of a JSON object: ``format``,
   ``format_version``, ``library_version``, ``jax_version``, ``projection`` (the kind),
@@ -27,10 +28,34 @@ For d = 300 the file is about 2 KB whatever D is; with ``store_theta0`` it grows
 numbers. Collections outside the subspace (BatchNorm ``batch_stats``) are not part of θ
 and are not stored here.
 
-Writes are atomic (a temporary file in the same folder, then ``os.replace``). What this adds
-to ``np.savez``/orbax: the description instead of the D numbers, and the refusals (wrong D,
-leaves, version, projection, θ0 or key; corrupt, truncated or pickled files) as
+Writes are atomic (a temporary file in the same folder, then ``os.replace``) and give the
+file the permissions of a normally created one (0644 under umask 022). What this adds to
+``np.savez``/orbax: the description instead of the D numbers, and the refusals (wrong D,
+leaves, version, projection, θ0 or key; corrupt, truncated, pickled or hostile files) as
 ``ValueError`` naming the field and both values.
+
+Limits (a file is never trusted with one; each is checked before anything is allocated):
+
+* The header array is at most :data:`MAX_HEADER_BYTES` = 1 MiB. A ResNet-20 header (59
+  leaves) is 4.5 KB; 1 MiB holds about 15,000 leaves with names as long. JSON nests at most
+  :data:`MAX_HEADER_DEPTH` = 64 levels. NaN and ±Infinity are refused in every field the
+  loader reads (``model`` and ``extra`` are the caller's and may hold them).
+* Every header field has its type and range checked: 1 <= d <= D <= 2^40, key words of
+  the shape their PRNG implementation has, a θ0 seed in [-2^63, 2^64), and each projection
+  option bounded (fastfood's ``block_size`` a power of two in [d, 2^ceil(log2 D)],
+  sparse's ``density`` in (0, 1]; unknown options refused). Dense's ``max_bytes`` in a
+  file is ignored: the loader's own limit applies.
+* ``z`` and ``theta0`` are read only after their ``.npy`` headers declare shape (d,) and
+  (D,) and the zip directory declares exactly that many bytes, and after D and the leaves
+  match the caller's model: a zip bomb is refused before it inflates. Only stored and
+  deflated members are read; duplicate members are refused.
+* P's state is sized from the header (``jax.eval_shape``, nothing drawn) and refused above
+  ``max_state_bytes`` (default :data:`DEFAULT_MAX_STATE_BYTES` = 1 GiB, the dense
+  projection's own default limit, so any P that ``wrap`` builds by default loads by
+  default).
+
+So a file of under 1 MB costs at most a few tens of MB beyond the model it rebuilds (the
+caller's θ0 and P's state): ``tests/test_compress_hostile.py`` measures it.
 """
 
 from __future__ import annotations
@@ -39,9 +64,11 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
+import numbers
 import operator
 import os
-import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -50,8 +77,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from subspace import _compress_format as fmt
+from subspace._compress_format import (  # noqa: F401 -- the format's constants, read here too
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_HEADER_BYTES,
+    MAX_HEADER_DEPTH,
+)
+from subspace._io import atomic_write_bytes
 from subspace.projections import PROJECTIONS
 from subspace.projections.base import check_key, check_z
+from subspace.projections.dense import DEFAULT_MAX_BYTES as DENSE_DEFAULT_MAX_BYTES
 from subspace.wrap import Subspace, wrap
 
 __all__ = [
@@ -63,12 +99,7 @@ __all__ = [
     "size_report",
 ]
 
-FORMAT = "subspace.compress"
-FORMAT_VERSION = 1
-
-_ARRAYS = ("header", "z", "theta0")
-# Dtypes numpy writes and reads natively; others (bfloat16) go to disk as their bits.
-_NATIVE = ("float16", "float32", "float64")
+DEFAULT_MAX_STATE_BYTES = 1 << 30  # P's state, estimated from the header
 
 
 # Why a rebuilt θ0, P or θ can differ from the saved one, for the refusal's message.
@@ -77,10 +108,6 @@ _MISMATCH = {
     "P": "P was drawn differently (another library version, or another backend's random numbers)",
     "theta": "θ0 + P z rounds differently here (saved on another backend?)",
 }
-
-
-class _FileError(ValueError):
-    """A refusal whose message already says what is wrong with the file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,18 +171,20 @@ def save_compressed(
     ``store_theta0`` (then the file holds D more numbers).
 
     Args:
-      path: the file to write (``.npz`` recommended; written exactly there, atomically).
+      path: the file to write (``.npz`` recommended; written exactly there, atomically,
+        with mode 0666 less the umask).
       subspace: a single :class:`Subspace` (θ0 of shape (D,), not a vmapped batch).
       z: the trained coordinates, shape (d,), dtype ``subspace.dtype``. A sweep member's
         padded z must be cut to its first d coordinates.
       key: the PRNG key that drew P (``jax.random.key(seed)`` or ``jax.random.PRNGKey``).
       theta0_key: the key θ0 was drawn with: ``load_compressed(init=...)`` calls
         ``init(theta0_key)``.
-      theta0_seed: an integer recorded for an ``init`` that takes a seed; called with it
-        when no ``theta0_key`` is stored.
+      theta0_seed: an integer in [-2^63, 2^64) recorded for an ``init`` that takes a seed;
+        called with it when no ``theta0_key`` is stored.
       store_theta0: also store θ0 itself (D numbers), so the file loads without ``init``.
       model: JSON description of the architecture, e.g. ``{"config": "mnist_fc"}``.
-      extra: any other JSON metadata (accuracy, steps, ...).
+      extra: any other JSON metadata (accuracy, steps, ...). ``model`` and ``extra``
+        together must fit the 1 MiB header (:data:`MAX_HEADER_BYTES`), 64 levels deep.
       verify: check that ``key`` draws ``subspace``'s P before writing (one more draw).
 
     Returns:
@@ -163,7 +192,9 @@ def save_compressed(
 
     Raises:
       TypeError: wrong key, z dtype, or ``model``/``extra``/options that are not JSON.
-      ValueError: a batched subspace, z of the wrong shape, or a key that does not draw P.
+      ValueError: a batched subspace, z of the wrong shape, a key that does not draw P, or
+        a header that :func:`load_compressed` would refuse (too large or deep, a seed or an
+        option out of range).
 
     Example:
       >>> sub = subspace.wrap(params, 300, projection="fastfood", key=proj_key)
@@ -183,6 +214,8 @@ def save_compressed(
     check_z(z, subspace.d, subspace.dtype, where)
     check_key(key, where)
     model, extra = _json_copy("model", model, where), _json_copy("extra", extra, where)
+    options = {name: _json_option(name, v, where) for name, v in subspace.options}
+    fmt.check_options(subspace.kind, options, subspace.D, subspace.d, where)
     if verify and _sha256(subspace.projection.init(key)) != _sha256(subspace.state):
         raise ValueError(
             f"{where}: key does not draw this subspace's P (its {subspace.kind} state differs "
@@ -192,6 +225,7 @@ def save_compressed(
         check_key(theta0_key, f"{where} (theta0_key)")
     if theta0_seed is not None:
         theta0_seed = _json_int("theta0_seed", theta0_seed, where)
+        _check_seed(theta0_seed, where)
     if store_theta0:
         source = "stored"
     elif theta0_key is not None or theta0_seed is not None:
@@ -209,7 +243,7 @@ def save_compressed(
         "library_version": __version__,
         "jax_version": jax.__version__,
         "projection": subspace.kind,
-        "options": {name: _json_option(name, v, where) for name, v in subspace.options},
+        "options": options,
         "D": subspace.D,
         "d": subspace.d,
         "z_dtype": z.dtype.name,
@@ -232,12 +266,13 @@ def save_compressed(
         "model": model,
         "extra": extra,
     }
-    arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8), "z": z}
+    raw = fmt.header_bytes(header, where)
+    arrays = {"header": np.frombuffer(raw, np.uint8), "z": z}
     if store_theta0:
         arrays["theta0"] = _to_disk(theta0)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    return _atomic_write(path, buf.getvalue())
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def load_compressed(
@@ -248,6 +283,7 @@ def load_compressed(
     params_like: Any = None,
     projection: str | None = None,
     verify: bool = True,
+    max_state_bytes: float = DEFAULT_MAX_STATE_BYTES,
 ) -> CompressedModel:
     """Rebuilds θ = θ0 + P z from a file written by :func:`save_compressed`.
 
@@ -257,6 +293,11 @@ def load_compressed(
     only a seed was saved), or the file itself if it was saved with ``store_theta0``
     (``params_like`` then gives the pytree structure; its leaves may be arrays or
     ``jax.ShapeDtypeStruct``, e.g. from ``jax.eval_shape``).
+
+    Nothing in the file is trusted to be small: the header is read first (at most 1 MiB)
+    and checked field by field, D and the leaves are checked against the caller's model,
+    and P's state is sized from the header before anything is drawn or inflated (see the
+    module docstring).
 
     Args:
       path: a file written by :func:`save_compressed`.
@@ -268,6 +309,10 @@ def load_compressed(
       verify: refuse a rebuilt model whose θ0, P or θ is not bitwise the saved one
         (sha256). ``verify=False`` loads it anyway, e.g. a file saved on another backend
         whose random numbers or rounding of P z differ.
+      max_state_bytes: refuse a file whose P would take more bytes than this (default
+        :data:`DEFAULT_MAX_STATE_BYTES` = 1 GiB; fastfood takes about 9 bytes per
+        parameter, dense 4·D·d). A dense file's own ``max_bytes`` is ignored: this limit
+        is passed to ``wrap`` instead.
 
     Returns:
       A :class:`CompressedModel` with ``.subspace``, ``.z``, ``.params`` (θ0 + P z),
@@ -275,10 +320,12 @@ def load_compressed(
 
     Raises:
       FileNotFoundError: no file at ``path``.
-      ValueError: a corrupt, truncated or foreign file, unexpected or pickled arrays, another
-        format version or projection, a model whose D or leaves (names, shapes, dtypes)
-        differ from the file's, or (``verify``) a θ0, P or θ that is not the saved one.
-      TypeError: both ``theta0`` and ``init``.
+      ValueError: a corrupt, truncated, foreign or hostile file (a header field of the
+        wrong type or out of range, an array or header larger than the header allows,
+        unexpected or pickled arrays), another format version or projection, a model whose
+        D or leaves (names, shapes, dtypes) differ from the file's, a P larger than
+        ``max_state_bytes``, or (``verify``) a θ0, P or θ that is not the saved one.
+      TypeError: both ``theta0`` and ``init``, or a ``max_state_bytes`` that is no number.
 
     Example:
       >>> m = subspace.load_compressed("mnist_fc.npz", init=lambda k: model.init(k, x)["params"])
@@ -294,57 +341,26 @@ def load_compressed(
         raise ValueError(
             f"{where}: projection must be None or one of {sorted(PROJECTIONS)}; got {projection!r}"
         )
-    header, arrays = _read(path, where)
-    kind = header["projection"]
-    if projection is not None and projection != kind:
-        raise ValueError(
-            f"{where}: projection does not match: file has {kind!r}, expected {projection!r}"
-        )
-    draw_key, key = _key_from_json(header["key"], "key", where)
-    source = header["theta0"]["source"]
-    if params_like is not None and (theta0 is not None or init is not None or source != "stored"):
-        raise TypeError(
-            f"{where}: params_like is only used for a file that stores θ0, without theta0/init"
-        )
-    if theta0 is not None:
-        params = theta0
-    elif init is not None:
-        t0 = header["theta0"]
-        if t0["key"] is not None:
-            params = init(_key_from_json(t0["key"], "theta0.key", where)[1])
-        elif t0["seed"] is not None:
-            params = init(t0["seed"])
-        else:
+    _check_max_state_bytes(max_state_bytes, where)
+    with fmt.archive(path, where) as zf:
+        header = fmt.read_header(zf, path, where)
+        kind = header["projection"]
+        if projection is not None and projection != kind:
             raise ValueError(
-                f"{where}: the file records no θ0 key or seed to call init with "
-                f"(theta0.source = {source!r}); pass theta0= the initial parameters"
+                f"{where}: projection does not match: file has {kind!r}, expected {projection!r}"
             )
-    elif source == "stored":
-        if params_like is None:
-            raise ValueError(
-                f"{where}: the file stores θ0; pass params_like= the parameter pytree (or "
-                "its jax.eval_shape) to give it its structure"
-            )
-        _check_leaves(header, _leaf_table(params_like), where)
-        params = _unflatten(arrays["theta0"], header, params_like)
-    else:
-        raise ValueError(
-            f"{where}: θ0 is needed: pass theta0= the initial parameters or init= the "
-            f"initialiser (the file's theta0.source is {source!r}, its model is "
-            f"{header['model']!r})"
-        )
-    _check_leaves(header, _leaf_table(params), where)
+        members = fmt.check_members(zf, header, path, where)
+        draw_key, key = fmt.key_from_json(header["key"])
+        params = _theta0_params(zf, header, members, theta0, init, params_like, path, where)
+        _check_leaves(header, _leaf_table(params), where)
+        options = _wrap_options(header, draw_key, max_state_bytes, path, where)
+        z = jnp.asarray(fmt.npy_data(zf, members["z"], path, where))
 
-    legacy = _is_legacy_fastfood(header)
-    options = dict(header["options"])
-    if legacy:
-        options.setdefault("fwht_method", "butterfly")  # 0.1's only transform
     sub = wrap(params, header["d"], projection=kind, key=draw_key, **options)
-    z = jnp.asarray(arrays["z"])
     check_z(z, sub.d, sub.dtype, where)
     flat = sub.flat(z)
     if verify:
-        state = _legacy_fastfood_layout(sub.state) if legacy else sub.state
+        state = _legacy_fastfood_layout(sub.state) if _is_legacy_fastfood(header) else sub.state
         for field, value in (("theta0", sub.theta0), ("P", state), ("theta", flat)):
             want, got = header["sha256"][field], _sha256(value)
             if got != want:
@@ -355,10 +371,54 @@ def load_compressed(
     return CompressedModel(sub, z, sub.unravel(flat), key, header)
 
 
+def _theta0_params(
+    zf: zipfile.ZipFile,
+    header: dict,
+    members: dict,
+    theta0: Any,
+    init: Callable[[Any], Any] | None,
+    params_like: Any,
+    path: Path,
+    where: str,
+) -> Any:
+    """θ0 as a pytree: the caller's, ``init``'s, or the file's (after its leaves match)."""
+    t0 = header["theta0"]
+    source = t0["source"]
+    if params_like is not None and (theta0 is not None or init is not None or source != "stored"):
+        raise TypeError(
+            f"{where}: params_like is only used for a file that stores θ0, without theta0/init"
+        )
+    if theta0 is not None:
+        return theta0
+    if init is not None:
+        if t0["key"] is not None:
+            return init(fmt.key_from_json(t0["key"])[1])
+        if t0["seed"] is not None:
+            return init(t0["seed"])
+        raise ValueError(
+            f"{where}: the file records no θ0 key or seed to call init with "
+            f"(theta0.source = {source!r}); pass theta0= the initial parameters"
+        )
+    if source == "stored":
+        if params_like is None:
+            raise ValueError(
+                f"{where}: the file stores θ0; pass params_like= the parameter pytree (or "
+                "its jax.eval_shape) to give it its structure"
+            )
+        _check_leaves(header, _leaf_table(params_like), where)  # before reading D numbers
+        flat = fmt.npy_data(zf, members["theta0"], path, where)
+        return _unflatten(flat.view(fmt.as_dtype(t0["dtype"])), header, params_like)
+    raise ValueError(
+        f"{where}: θ0 is needed: pass theta0= the initial parameters or init= the "
+        f"initialiser (the file's theta0.source is {source!r}, its model is "
+        f"{header['model']!r})"
+    )
+
+
 def _is_legacy_fastfood(header: dict) -> bool:
     # Files from version 0.1.x: fastfood always used the butterfly transform and stored B
     # in the float dtype and the permutations as int32 (same values as now).
-    return header["projection"] == "fastfood" and str(header["library_version"]).startswith("0.1.")
+    return header["projection"] == "fastfood" and header["library_version"].startswith("0.1.")
 
 
 def _legacy_fastfood_layout(state: Any) -> Any:
@@ -372,9 +432,13 @@ def _legacy_fastfood_layout(state: Any) -> Any:
 def compressed_header(path: str | os.PathLike) -> dict:
     """The JSON header of a file written by :func:`save_compressed`, checked, without θ.
 
+    Reads only the header member (at most 1 MiB), so it is cheap whatever the file holds.
     Use it to find out which model to build before loading (``header["model"]``).
     """
-    return _read(_check_path(path, "compressed_header"), "compressed_header")[0]
+    where = "compressed_header"
+    path = _check_path(path, where)
+    with fmt.archive(path, where) as zf:
+        return fmt.read_header(zf, path, where)
 
 
 def size_report(path: str | os.PathLike, *, dtype: Any = np.float32) -> SizeReport:
@@ -404,21 +468,6 @@ def size_report(path: str | os.PathLike, *, dtype: Any = np.float32) -> SizeRepo
 # ----------------------------------------------------------------------------- writing
 
 
-def _atomic_write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _check_path(path: Any, where: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{where}: path must be a str or os.PathLike; got {path!r}")
@@ -442,9 +491,7 @@ def _key_to_json(key: jax.Array) -> dict:
 
 
 def _to_disk(theta0: np.ndarray) -> np.ndarray:
-    if theta0.dtype.name in _NATIVE:
-        return theta0
-    return theta0.view(np.dtype(f"uint{8 * theta0.dtype.itemsize}"))
+    return theta0.view(fmt.disk_dtype(theta0.dtype))
 
 
 def _json_int(name: str, value: Any, where: str) -> int:
@@ -456,6 +503,12 @@ def _json_int(name: str, value: Any, where: str) -> int:
         raise TypeError(
             f"{where}: {name} must be an integer; got {type(value).__name__} {value!r}"
         ) from None
+
+
+def _check_seed(seed: int, where: str) -> None:
+    lo, hi = fmt.SEED_RANGE
+    if not lo <= seed < hi:
+        raise ValueError(f"{where}: theta0_seed must be an integer in [-2^63, 2^64); got {seed}")
 
 
 def _json_option(name: str, value: Any, where: str) -> Any:
@@ -480,160 +533,50 @@ def _json_copy(name: str, value: Any, where: str) -> Any:
         raise TypeError(f"{where}: {name} must be JSON-serialisable; {e}") from None
 
 
-# ----------------------------------------------------------------------------- reading
+# ----------------------------------------------------------------------------- P's size
 
 
-def _read(path: Path, where: str) -> tuple[dict, dict[str, np.ndarray]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{where}: no such file: {path}")
-    try:
-        with open(path, "rb") as fh:
-            npz = np.load(fh, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise _FileError(f"{where}: {path} is a single .npy array, not an .npz archive")
-            with npz:
-                names = set(npz.files)
-                missing = sorted({"header", "z"} - names)
-                unexpected = sorted(names - set(_ARRAYS))
-                if missing or unexpected:
-                    raise _FileError(
-                        f"{where}: {path} is not a subspace file: arrays missing {missing}, "
-                        f"unexpected {unexpected}; expected 'header', 'z' and optionally "
-                        "'theta0'"
-                    )
-                for name in sorted(names):
-                    if _member_dtype(npz, name, where).hasobject:
-                        raise _FileError(
-                            f"{where}: {path}: array {name!r} holds Python objects (pickled "
-                            "data); refused, nothing was unpickled"
-                        )
-                arrays = {name: npz[name] for name in names}
-    except _FileError:
-        raise
-    except Exception as e:  # zipfile, zlib, numpy format errors: one clear refusal
-        raise ValueError(
-            f"{where}: {path} is corrupt, truncated or not a subspace file "
-            f"({type(e).__name__}: {e})"
-        ) from e
-    header = _parse_header(arrays["header"], path, where)
-    _check_arrays(header, arrays, path, where)
-    return header, arrays
+def _check_max_state_bytes(value: Any, where: str) -> None:
+    message = f"{where}: max_state_bytes must be a number of bytes > 0; got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(message)
+    if not value > 0:
+        raise ValueError(message)
 
 
-def _member_dtype(npz: Any, name: str, where: str) -> np.dtype:
-    # Reads only the .npy header, so an object array is refused before numpy touches it.
-    with npz.zip.open(f"{name}.npy") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            return np.lib.format.read_array_header_1_0(f)[2]
-        if version == (2, 0):
-            return np.lib.format.read_array_header_2_0(f)[2]
-        raise _FileError(f"{where}: array {name!r} has .npy format version {version}")
-
-
-def _parse_header(raw: np.ndarray, path: Path, where: str) -> dict:
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ValueError(
-            f"{where}: {path}: header must be a 1-d uint8 array; got {raw.dtype} {raw.shape}"
+def _wrap_options(header: dict, key: jax.Array, limit: float, path: Path, where: str) -> dict:
+    """The options to draw P with, once P's state is sized and within ``limit``."""
+    kind, D, d = header["projection"], header["D"], header["d"]  # noqa: N806
+    options = dict(header["options"])
+    file_max_bytes = options.pop("max_bytes", None)  # dense: never trust a limit from the file
+    if _is_legacy_fastfood(header):
+        options.setdefault("fwht_method", "butterfly")  # 0.1's only transform
+    nbytes = _state_bytes(header, options, key)
+    if nbytes > limit:
+        note = ""
+        if "max_bytes" in header["options"]:
+            note = f"; the file's options.max_bytes ({file_max_bytes!r}) is not trusted"
+        raise fmt.FileError(
+            f"{where}: {path}: P's {kind} state would take {nbytes:,} bytes (D = {D:,}, "
+            f"d = {d:,}) > max_state_bytes = {limit:,}{note}; pass "
+            "load_compressed(..., max_state_bytes=...) to allow it"
         )
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{where}: {path}: header is not UTF-8 JSON ({e})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        got = header.get("format") if isinstance(header, dict) else type(header).__name__
-        raise ValueError(f"{where}: {path}: format: file has {got!r}, expected {FORMAT!r}")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{where}: {path}: format_version does not match: file has "
-            f"{header.get('format_version')!r}, this library reads {FORMAT_VERSION}"
-        )
-    spec = {
-        "projection": str,
-        "options": dict,
-        "D": int,
-        "d": int,
-        "z_dtype": str,
-        "key": dict,
-        "theta0": dict,
-        "leaves": list,
-        "sha256": dict,
-    }
-    for name, kind in spec.items():
-        value = header.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise ValueError(
-                f"{where}: {path}: header field {name!r} must be a {kind.__name__}; got {value!r}"
-            )
-    if header["projection"] not in PROJECTIONS:
-        raise ValueError(
-            f"{where}: {path}: projection {header['projection']!r} is not one of "
-            f"{sorted(PROJECTIONS)}"
-        )
-    t0 = header["theta0"]
-    if t0.get("source") not in ("init", "stored", "caller") or not {"key", "seed"} <= set(t0):
-        raise ValueError(f"{where}: {path}: header field 'theta0' is malformed: {t0!r}")
-    if not all(isinstance(header["sha256"].get(k), str) for k in ("theta0", "P", "theta")):
-        raise ValueError(f"{where}: {path}: header field 'sha256' is malformed")
-    for leaf in header["leaves"]:
-        if not (
-            isinstance(leaf, list)
-            and len(leaf) == 3
-            and isinstance(leaf[0], str)
-            and isinstance(leaf[1], list)
-            and all(isinstance(s, int) and s >= 0 for s in leaf[1])
-            and isinstance(leaf[2], str)
-        ):
-            raise ValueError(f"{where}: {path}: header field 'leaves' has a bad entry {leaf!r}")
-    header.setdefault("model", None)
-    header.setdefault("extra", None)
-    return header
+    if kind == "dense" and ("max_bytes" in header["options"] or nbytes > DENSE_DEFAULT_MAX_BYTES):
+        options["max_bytes"] = limit
+    return options
 
 
-def _check_arrays(header: dict, arrays: dict, path: Path, where: str) -> None:
-    z = arrays["z"]
-    if z.shape != (header["d"],) or z.dtype.name != header["z_dtype"]:
-        raise ValueError(
-            f"{where}: {path}: z does not match the header: file has {z.dtype.name} "
-            f"{z.shape}, header says {header['z_dtype']} ({header['d']},)"
-        )
-    stored = header["theta0"]["source"] == "stored"
-    if stored != ("theta0" in arrays):
-        raise ValueError(
-            f"{where}: {path}: theta0.source is {header['theta0']['source']!r} but the "
-            f"file {'has' if 'theta0' in arrays else 'lacks'} a 'theta0' array"
-        )
-    if stored:
-        t = arrays["theta0"]
-        dtype = _dtype(header["theta0"].get("dtype"), "theta0.dtype", where)
-        if t.shape != (header["D"],) or t.dtype.itemsize != dtype.itemsize:
-            raise ValueError(
-                f"{where}: {path}: theta0 does not match the header: file has {t.dtype.name} "
-                f"{t.shape}, header says {dtype.name} ({header['D']},)"
-            )
-        arrays["theta0"] = t.view(dtype)
+def _state_bytes(header: dict, options: dict, key: jax.Array) -> int:
+    """Bytes of P's state, from its shapes alone: the factory and eval_shape draw nothing."""
+    kind, dtype = header["projection"], np.dtype(header["z_dtype"])
+    if kind == "dense":
+        options = {**options, "max_bytes": math.inf}  # sized here against the loader's limit
+    proj = PROJECTIONS[kind](header["D"], header["d"], dtype=dtype, **options)
+    shapes = jax.tree_util.tree_leaves(jax.eval_shape(proj.init, key))
+    return sum(math.prod(s.shape) * np.dtype(s.dtype).itemsize for s in shapes)
 
 
-def _dtype(name: Any, field: str, where: str) -> np.dtype:
-    try:
-        return np.dtype(jnp.dtype(name))
-    except TypeError:
-        raise ValueError(f"{where}: header field {field!r} is not a dtype: {name!r}") from None
-
-
-def _key_from_json(spec: Any, field: str, where: str) -> tuple[jax.Array, jax.Array]:
-    """Returns (the typed key of the recorded implementation, the key as it was saved).
-
-    A raw key is drawn with as the typed key of its recorded implementation, so the draw
-    does not depend on the loading process's default PRNG implementation.
-    """
-    try:
-        data = np.asarray(spec["data"], np.uint32)
-        typed = spec["typed"]
-        key = jax.random.wrap_key_data(data, impl=spec["impl"])
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
-        raise ValueError(f"{where}: header field {field!r} is not a key: {spec!r} ({e})") from e
-    return key, key if typed is True else jax.random.key_data(key)
+# ----------------------------------------------------------------------------- the model
 
 
 def _leaf_table(tree: Any) -> list[tuple[str, tuple[int, ...], str]]:

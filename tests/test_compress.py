@@ -2,6 +2,8 @@
 
 import io
 import json
+import os
+import stat
 import zipfile
 
 import chex
@@ -277,3 +279,16 @@ def test_file_is_a_few_kilobytes(tmp_path):
     assert report.D == 199_210 and report.d == 300 and report.full_bytes == 4 * 199_210
     assert report.file_bytes == path.stat().st_size < 8 * 1024
     assert report.ratio > 90
+
+
+def test_saved_file_is_readable_by_others(tmp_path):
+    # Results are shared: 0666 less the umask, like any file the process creates, not the
+    # 0600 of a temporary file.
+    sub, z = _trained()
+    old = os.umask(0o022)
+    try:
+        path = subspace.save_compressed(tmp_path / "m.npz", sub, z, key=KEYS["typed"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
