@@ -18,7 +18,7 @@ import optax
 from subspace.loop import Data
 from subspace.sweep import Task
 
-__all__ = ["Experiment", "available", "load"]
+__all__ = ["Experiment", "available", "describe", "load", "specs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +41,9 @@ class Experiment:
       batch_size: minibatch size (data problems).
       data: ``data(data_dir, download=False) -> subspace.loop.Data`` (``download`` lets
         TFDS fetch the data set), or None for a full-batch problem.
+      train_size: the number of training examples ``data`` gives (data problems): the
+        steps per epoch follow from it before any data is read, and the loaded data are
+        checked against it.
       metric: name of the metric d_int is read from (a key of a member's results).
       metric_fn: ``metric_fn(results) -> values``: the metric of every member from the
         arrays :func:`subspace.loop.train_group` returns.
@@ -64,6 +67,7 @@ class Experiment:
     epochs: int | None = None
     batch_size: int | None = None
     data: Callable[..., Data] | None = None
+    train_size: int | None = None
     metric: str = "test_accuracy"
     metric_fn: Callable[[dict[str, np.ndarray]], np.ndarray] = lambda r: r["test_accuracy"]
     higher_is_better: bool = True
@@ -83,6 +87,26 @@ def available() -> list[str]:
     import experiments.configs as configs
 
     return sorted(m.name for m in pkgutil.iter_modules(configs.__path__) if not m.ispkg)
+
+
+def specs() -> list[str]:
+    """Every runnable config name, variants included (``mnist_fc_family:w50d2``, ...)."""
+    names = []
+    for base in available():
+        module = importlib.import_module(f"experiments.configs.{base}")
+        variants = getattr(module, "VARIANTS", None)
+        names += [base] if variants is None else [f"{base}:{v}" for v in variants]
+    return names
+
+
+def describe(name: str) -> str:
+    """One line on a config (what ``--list`` prints): its docstring's first paragraph, or
+    for a variant the module's ``describe(variant)``."""
+    base, _, variant = name.partition(":")
+    module = importlib.import_module(f"experiments.configs.{base}")
+    if variant and hasattr(module, "describe"):
+        return module.describe(variant)
+    return " ".join((module.__doc__ or "").strip().split("\n\n")[0].split())
 
 
 def load(name: str, *, smoke: bool = False) -> Experiment:

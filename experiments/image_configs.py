@@ -15,6 +15,7 @@ from subspace.loop import Data
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256
 INPUT_SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
+TRAIN_SIZES = {"mnist": 60_000, "cifar10": 50_000}  # the standard training sets
 
 
 def image_data(
@@ -75,6 +76,7 @@ def image_experiment(
         data=lambda data_dir, download=False: image_data(
             dataset, data_dir, smoke=smoke, download=download, **data_options
         ),
+        train_size=SMOKE_TRAIN if smoke else data_options.get("limit") or TRAIN_SIZES[dataset],
         metric=metric,
         metric_fn=lambda r: r[metric],
     )

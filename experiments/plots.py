@@ -45,13 +45,14 @@ def plot_sweep(
         shown = np.maximum(values, 1e-18) if log_y else values
         ax.scatter(ds, shown, s=10, color=color, alpha=0.5)
         grid, mean = mean_by_d(ds, values)
+        diverged = int(np.isnan(values).sum())  # diverged members have no value
         ax.plot(
             grid,
             np.maximum(mean, 1e-18) if log_y else mean,
             "-o",
             ms=3,
             color=color,
-            label=projection,
+            label=projection + (f" ({diverged} diverged)" if diverged else ""),
         )
         if d_ints.get(projection) is not None:
             ax.axvline(
@@ -65,6 +66,9 @@ def plot_sweep(
         ax.axhline(baseline, color="k", lw=1, label=f"baseline {baseline:.4g}")
     ax.axhline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.4g}")
     ax.set_xscale("log")
+    if records:  # explicit, so that a sweep whose members all diverged still has an axis
+        ds = [r["d"] for r in records]
+        ax.set_xlim(min(ds) / 1.2, max(ds) * 1.2)
     if log_y:
         ax.set_yscale("log")
     ax.set_xlabel("subspace dimension d")

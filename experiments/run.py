@@ -3,7 +3,8 @@
     python -m experiments.run                        # the toy problem (d_int100 = 10)
     python -m experiments.run CONFIG [--dims LIST|LO..HI|geom:LO:HI:N] [--seeds N]
         [--projection dense|sparse|fastfood|all] [--epochs E] [--steps S]
-        [--batch-size B] [--lr LR] [--out DIR] [--resume] [--refine] [--smoke]
+        [--batch-size B] [--lr LR] [--out DIR] [--resume | --overwrite] [--refine]
+        [--smoke] [--list]
 
 For every projection the (d, seed) members are split into groups that fit the memory
 budget; each group trains in one compiled, vmapped program whose member axis is split
@@ -11,8 +12,10 @@ over all devices (:mod:`subspace.loop`). After each group the results are writte
 atomically, so an interrupted run loses at most the group in flight and ``--resume``
 picks up where it stopped. ``--refine`` then narrows d_int with K-section passes
 (:func:`subspace.intrinsic.search`). Writes ``results.json``, ``results.csv``,
-``timings.json`` and ``sweep.png`` to ``--out`` (default experiments/results/CONFIG) and
-ends with one line per projection, e.g. ``fastfood: d_int100 = 10``.
+``timings.json`` and ``sweep.png`` to ``--out`` (default runs/CONFIG, git-ignored; the
+committed reference results live in experiments/results/CONFIG) and ends with one line per
+projection, e.g. ``fastfood: d_int100 = 10``. Mistakes in flags or files print one
+``error:`` line and exit with code 2, before any training.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import hashlib
 import io
 import json
 import math
+import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -34,9 +39,10 @@ import numpy as np
 from tqdm import tqdm
 
 from experiments import config as configs
+from experiments.data.paths import DATA_DIR_ENV
 from experiments.io import atomic_write_bytes, atomic_write_json, read_json
 from experiments.plots import plot_sweep
-from subspace.checkpoint import GroupCheckpoint
+from subspace.checkpoint import CheckpointError, GroupCheckpoint
 from subspace.intrinsic import bootstrap_d_int, d_int, mean_by_d, search
 from subspace.loop import train_group
 from subspace.memory import default_budget, group_size, program_bytes
@@ -46,29 +52,59 @@ from subspace.sweep import make_baseline, make_sweep
 
 SCHEMA_VERSION = 2
 REFINE_K = 4
+MAX_DIMS = 1000  # values of d one command may ask for
+RUNS = Path("runs")  # default parent of --out: users' runs, git-ignored
+
+
+class UserError(Exception):
+    """A mistake in the flags or the files: one ``error:`` line, exit code 2, no traceback."""
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
 
 
 # --- arguments ---------------------------------------------------------------------------
 
 
 def parse_dims(text: str) -> list[int]:
-    """``"1..20"``, ``"2,4,8"`` or ``"geom:LO:HI:N"`` (N geometric values, rounded, unique)."""
+    """``"1..20"``, ``"2,4,8"`` or ``"geom:LO:HI:N"`` (N geometric values, rounded, unique).
+
+    At most ``MAX_DIMS`` values; the count is checked before any list is built.
+    """
+    usage = (
+        f"--dims must be LO..HI, a comma-separated list of integers or geom:LO:HI:N; got {text!r}"
+    )
     try:
         if text.startswith("geom:"):
             lo, hi, n = (int(v) for v in text[5:].split(":"))
-            if not 1 <= lo <= hi or n < 1:
-                raise ValueError
-            dims = sorted({int(round(v)) for v in np.geomspace(lo, hi, n)})
+            count = n
         elif ".." in text:
             lo, hi = (int(v) for v in text.split(".."))
+            count = hi - lo + 1
+        else:
+            values = text.split(",")
+            count = len(values)
+            lo = hi = None
+    except ValueError:
+        raise argparse.ArgumentTypeError(usage) from None
+    if lo is not None and hi < lo:
+        raise argparse.ArgumentTypeError(f"--dims range {text!r} is reversed: write {hi}..{lo}")
+    if count > MAX_DIMS:
+        raise argparse.ArgumentTypeError(
+            f"--dims asks for {count:,} values of d; at most {MAX_DIMS} per command"
+        )
+    if lo is not None and lo < 1 or text.startswith("geom:") and count < 1:
+        raise argparse.ArgumentTypeError(f"--dims values must be integers >= 1; got {text!r}")
+    try:
+        if text.startswith("geom:"):
+            dims = sorted({int(round(v)) for v in np.geomspace(lo, hi, count)})
+        elif ".." in text:
             dims = list(range(lo, hi + 1))
         else:
-            dims = sorted({int(v) for v in text.split(",")})
+            dims = sorted({int(v) for v in values})
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--dims must be LO..HI, a comma-separated list of integers or geom:LO:HI:N; "
-            f"got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(usage) from None
     if not dims or dims[0] < 1:
         raise argparse.ArgumentTypeError(f"--dims values must be integers >= 1; got {text!r}")
     return dims
@@ -114,12 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-lr", type=_positive(float), help="learning rate of the full-parameter baseline"
     )
     parser.add_argument(
-        "--out", type=Path, help="output folder (default experiments/results/CONFIG)"
+        "--out",
+        type=Path,
+        help="output folder (default runs/CONFIG; the committed reference results are in "
+        "experiments/results/CONFIG)",
     )
-    parser.add_argument(
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
         "--resume",
         action="store_true",
-        help="keep the finished members of a results.json with the same config",
+        help="continue the run in --out: keep its finished members (same config only)",
+    )
+    existing.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard the results and checkpoints in --out and start again",
     )
     parser.add_argument(
         "--refine",
@@ -127,7 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"narrow d_int with {REFINE_K}-section passes inside the bracket",
     )
     parser.add_argument("--smoke", action="store_true", help="the config's tiny test mode")
-    parser.add_argument("--data-dir", help="folder of the offline dataset files")
+    parser.add_argument(
+        "--list", action="store_true", help="list the configs, one line each, and exit"
+    )
+    parser.add_argument(
+        "--data-dir",
+        help=f"folder of the offline dataset files (default ${DATA_DIR_ENV})",
+    )
     parser.add_argument(
         "--budget-mb",
         type=_positive(float),
@@ -158,13 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Run:
-    """One invocation: the experiment, its settings, and the results on disk."""
+    """One invocation: the experiment, its settings, and the results on disk.
 
-    def __init__(self, args: argparse.Namespace):
+    Everything a flag or a file can get wrong is checked here, before any training: the
+    config, the grid, the output folder, earlier results in it, the batch size against
+    the data set, and the data themselves.
+    """
+
+    def __init__(self, args: argparse.Namespace, *, load_data: bool = True):
         try:
             exp = configs.load(args.config, smoke=args.smoke)
         except ValueError as e:
-            raise SystemExit(f"error: {e}") from None
+            raise UserError(e) from None
         self.exp = exp
         self.dims = args.dims or list(exp.dims)
         self.seeds = list(range(args.seed, args.seed + (args.seeds or exp.seeds)))
@@ -173,28 +229,30 @@ class Run:
         else:
             self.projections = [args.projection] if args.projection else list(exp.projections)
         self.lr = args.lr or exp.lr
-        self.baseline_lr = args.baseline_lr or exp.baseline_lr or self.lr
+        self.baseline_lr = (
+            (args.baseline_lr or exp.baseline_lr or self.lr) if exp.baseline else None
+        )
         self.batch_size = args.batch_size or exp.batch_size
         self.args = args
-        self.out = args.out or Path("experiments/results") / (
-            exp.name + ("_smoke" if args.smoke else "")
-        )
+        self.out = args.out or RUNS / (exp.name + ("_smoke" if args.smoke else ""))
         params, _ = jax.eval_shape(exp.task.init, jax.random.key(0))
         self.D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
         if self.dims[-1] > self.D:
-            raise SystemExit(f"error: --dims values must be <= D = {self.D}; got {self.dims[-1]}")
+            raise UserError(f"--dims values must be <= D = {self.D}; got {self.dims[-1]}")
         if exp.data is not None and args.steps:
-            raise SystemExit("error: --steps is for full-batch configs; use --epochs")
+            raise UserError("--steps is for full-batch configs; use --epochs")
         if exp.data is None and (args.epochs or args.batch_size):
-            raise SystemExit(
-                f"error: {exp.name} is full-batch: use --steps, not --epochs/--batch-size"
-            )
-        self.data = exp.data(args.data_dir, args.download) if exp.data is not None else None
-        if self.data is None:
+            raise UserError(f"{exp.name} is full-batch: use --steps, not --epochs/--batch-size")
+        if exp.data is None:
             self.steps = args.steps or exp.steps
         else:
-            epochs = args.epochs or exp.epochs
-            self.steps = epochs * (len(self.data.train_x) // self.batch_size)
+            if self.batch_size > exp.train_size:
+                raise UserError(
+                    f"--batch-size must be <= the {exp.train_size:,} training examples of "
+                    f"{exp.name}; got {self.batch_size}"
+                )
+            self.steps = (args.epochs or exp.epochs) * (exp.train_size // self.batch_size)
+        check_out(self.out)
         self.mesh = member_mesh()
         self.budget = int(args.budget_mb * 2**20) if args.budget_mb else default_budget()
         self.config = {
@@ -205,8 +263,8 @@ class Run:
             "seeds": self.seeds,
             "projections": self.projections,
             "steps": self.steps,
-            "epochs": None if self.data is None else (args.epochs or exp.epochs),
-            "batch_size": None if self.data is None else self.batch_size,
+            "epochs": None if exp.data is None else (args.epochs or exp.epochs),
+            "batch_size": None if exp.data is None else self.batch_size,
             "lr": self.lr,
             "baseline_lr": self.baseline_lr,
             "metric": exp.metric,
@@ -219,37 +277,89 @@ class Run:
         }
         self.results_path = self.out / "results.json"
         self.members, self.baseline, self.timings = self._load_previous()
+        self.data = self._load_data() if exp.data is not None and load_data else None
+
+    def _load_data(self):
+        exp, args = self.exp, self.args
+        try:
+            data = exp.data(args.data_dir, args.download)
+        except (OSError, ValueError) as e:
+            raise UserError(
+                f"{exp.name}: the data could not be loaded: {_one_line(e)} (give the folder "
+                f"of the files with --data-dir or ${DATA_DIR_ENV}, or let TFDS fetch them "
+                "with --download)"
+            ) from None
+        if len(data.train_x) != exp.train_size:
+            raise UserError(
+                f"{exp.name} expects {exp.train_size:,} training examples; the data found "
+                f"have {len(data.train_x):,} (a partial or other copy of the data set?)"
+            )
+        return data
 
     # results on disk
 
     def _load_previous(self) -> tuple[list, list, dict]:
         """Finished members of an earlier run with the same config (--resume), else none.
 
-        A corrupt file, or one written with another config, is refused, never overwritten.
+        Results already in --out are never replaced without --overwrite, and a corrupt
+        file, or one written with another config, is refused, never overwritten.
         """
+        if self.args.overwrite:
+            shutil.rmtree(self.out / "checkpoints", ignore_errors=True)
+            return [], [], {}
+        checkpoints = self.out / "checkpoints"
+        in_flight = checkpoints.is_dir() and any(checkpoints.iterdir())
+        if not self.args.resume and (self.results_path.exists() or in_flight):
+            what = "results" if self.results_path.exists() else "an unfinished group's checkpoint"
+            raise UserError(
+                f"{self.out} already holds {what}: --resume continues that run, --overwrite "
+                "discards it and starts again (or choose another --out)"
+            )
         if not self.results_path.exists():
             return [], [], {}
-        previous = read_json(self.results_path)
+        fix = "choose another --out, or --overwrite to discard it"
+        try:
+            previous = read_json(self.results_path)
+        except (OSError, ValueError) as e:
+            raise UserError(f"{_one_line(e)}; {fix}") from None
         if not isinstance(previous, dict) or previous.get("schema_version") != SCHEMA_VERSION:
-            raise SystemExit(
-                f"error: {self.results_path} is not a results file of schema version "
-                f"{SCHEMA_VERSION}; refusing to overwrite it: choose another --out or remove it"
+            raise UserError(
+                f"{self.results_path} is not a results file of schema version "
+                f"{SCHEMA_VERSION}; {fix}"
             )
         if previous.get("config") != self.config:
-            old = previous.get("config") or {}
+            old = previous.get("config")
+            old = old if isinstance(old, dict) else {}
             keys = sorted(
                 k for k in set(old) | set(self.config) if old.get(k) != self.config.get(k)
             )
-            raise SystemExit(
-                f"error: {self.results_path} was written with another config (differs in "
-                f"{', '.join(keys)}); refusing to overwrite it: choose another --out or "
-                "remove it"
+            raise UserError(
+                f"{self.results_path} was written with another config (differs in "
+                f"{', '.join(keys)}); {fix}"
             )
-        if not self.args.resume:
-            return [], [], {}
-        timings_path = self.out / "timings.json"
-        timings = read_json(timings_path).get("members", {}) if timings_path.exists() else {}
-        return previous.get("members", []), previous.get("baseline", []), timings
+        members, baseline = previous.get("members"), previous.get("baseline")
+        for name, records, keys in (
+            ("members", members, ("projection", "d", "seed")),
+            ("baseline", baseline, ("seed",)),
+        ):
+            problem = check_records(records, (*keys, "status", self.exp.metric))
+            if problem:
+                raise UserError(f"{self.results_path}: {name} {problem}; {fix}")
+        return members, baseline, self._load_timings()
+
+    def _load_timings(self) -> dict:
+        """Wall times of the finished groups: cosmetic, so a bad file is only reported."""
+        path = self.out / "timings.json"
+        if not path.exists():
+            return {}
+        try:
+            timings = read_json(path).get("members", {})
+            if not isinstance(timings, dict):
+                raise ValueError("'members' is not an object")
+            return timings
+        except (OSError, ValueError, AttributeError) as e:
+            print(f"warning: {path} is unreadable ({_one_line(e)}); its wall times are dropped")
+            return {}
 
     def save(self, summary: dict | None = None) -> None:
         document = {
@@ -273,20 +383,25 @@ class Run:
     # training
 
     def _records(self, kind, keys, out, width, wall):
+        """One record per member. A diverged member (a NaN/inf loss, or a non-finite
+        metric) keeps no measured value: it can never count as reaching a threshold."""
         records = []
         values = np.asarray(self.exp.metric_fn(out), np.float64)
         for i, key in enumerate(keys):
             ok = bool(out["finite"][i]) and bool(np.isfinite(values[i]))
+            measured = {
+                name: float(v[i]) if ok and np.isfinite(v[i]) else None
+                for name, v in sorted(out.items())
+                if name not in ("finite", "z")
+            }
             record = {
                 **key,
                 "width": width,
                 "steps": self.steps,
                 "status": "ok" if ok else "diverged",
+                **measured,
                 self.exp.metric: float(values[i]) if ok else None,
             }
-            for name, v in sorted(out.items()):
-                if name not in ("finite", "z"):
-                    record[name] = float(v[i]) if np.isfinite(v[i]) else None
             records.append(record)
             self.timings[f"{kind}/{key.get('d', '-')}/{key['seed']}"] = round(wall, 3)
         return records
@@ -321,7 +436,7 @@ class Run:
         """Trains the members ``keys`` in groups, saving after each group."""
         n = len(keys)
         size = self._groups(sweep, [a[:1] for a in init_args], n)
-        bar = tqdm(
+        with tqdm(
             total=n * self.steps,
             unit="member-step",
             unit_scale=True,
@@ -329,18 +444,25 @@ class Run:
             leave=False,
             # In a log file (no terminal) the bar is written every 30 s, not redrawn.
             mininterval=1 if sys.stderr.isatty() else 30,
+        ) as bar:  # closed (its line cleared) also when a group fails
+            for g, start in enumerate(range(0, n, size)):
+                self._train_group(kind, sweep, keys, init_args, width, size, g, start, bar)
+
+    def _train_group(self, kind, sweep, keys, init_args, width, size, g, start, bar) -> None:
+        """Trains group ``g`` (members ``start .. start + size``), then saves the results."""
+        n = len(keys)
+        t0 = time.perf_counter()
+        sel = slice(start, start + size)
+        # The group's in-flight checkpoint is named after its members, so a resumed
+        # run finds it only for exactly the same group.
+        ident = hashlib.sha256(
+            json.dumps([self.config, keys[sel]], sort_keys=True).encode()
+        ).hexdigest()[:16]
+        checkpoint = GroupCheckpoint(
+            self.out / "checkpoints" / f"{kind}-{ident}",
+            identity={"config": self.config, "kind": kind, "members": keys[sel]},
         )
-        for g, start in enumerate(range(0, n, size)):
-            t0 = time.perf_counter()
-            sel = slice(start, start + size)
-            # The group's in-flight checkpoint is named after its members, so a resumed
-            # run finds it only for exactly the same group.
-            ident = hashlib.sha256(
-                json.dumps([self.config, keys[sel]], sort_keys=True).encode()
-            ).hexdigest()[:16]
-            checkpoint = GroupCheckpoint(self.out / "checkpoints" / f"{kind}-{ident}")
-            if not self.args.resume:
-                checkpoint.clear()
+        try:
             out = train_group(
                 sweep,
                 tuple(a[sel] for a in init_args),
@@ -355,27 +477,28 @@ class Run:
                 checkpoint=checkpoint,
                 checkpoint_every=self.args.checkpoint_every,
             )
-            wall = time.perf_counter() - t0
-            records = self._records(kind, keys[sel], out, width, wall)
-            if kind == "baseline":
-                self.baseline += records
-            else:
-                self.members += records
-            self.save()
-            checkpoint.clear()
-            with contextlib.suppress(OSError):  # only if no other group's checkpoint is left
-                checkpoint.directory.parent.rmdir()
-            values = [r[self.exp.metric] for r in records if r[self.exp.metric] is not None]
-            best = (max if self.exp.higher_is_better else min)(values) if values else None
-            diverged = sum(r["status"] == "diverged" for r in records)
-            ds = [r["d"] for r in records if "d" in r]
-            span = f", d {min(ds)}..{max(ds)}" if ds else ""
-            tqdm.write(
-                f"  {kind} group {g + 1}/{math.ceil(n / size)}: {len(records)} members"
-                f"{span}, {wall:.1f} s, best {self.exp.metric} "
-                f"{best if best is None else f'{best:.4g}'}, {diverged} diverged"
-            )
-        bar.close()
+        except CheckpointError as e:
+            raise UserError(f"--resume: {e}") from None
+        wall = time.perf_counter() - t0
+        records = self._records(kind, keys[sel], out, width, wall)
+        if kind == "baseline":
+            self.baseline += records
+        else:
+            self.members += records
+        self.save()
+        checkpoint.clear()
+        with contextlib.suppress(OSError):  # only if no other group's checkpoint is left
+            checkpoint.directory.parent.rmdir()
+        values = [r[self.exp.metric] for r in records if r[self.exp.metric] is not None]
+        best = (max if self.exp.higher_is_better else min)(values) if values else None
+        diverged = sum(r["status"] == "diverged" for r in records)
+        ds = [r["d"] for r in records if "d" in r]
+        span = f", d {min(ds)}..{max(ds)}" if ds else ""
+        tqdm.write(
+            f"  {kind} group {g + 1}/{math.ceil(n / size)}: {len(records)} members"
+            f"{span}, {wall:.1f} s, best {self.exp.metric} "
+            f"{best if best is None else f'{best:.4g}'}, {diverged} diverged"
+        )
 
     def run_baseline(self) -> float | None:
         if not self.exp.baseline:
@@ -386,10 +509,14 @@ class Run:
             print(f"baseline: full-parameter training, D = {self.D}, seeds {todo}")
             sweep = make_baseline(self.exp.task, self.exp.optimizer(self.baseline_lr))
             self.train("baseline", sweep, [{"seed": s} for s in todo], [np.array(todo)], 0)
-        values = [r[self.exp.metric] for r in self.baseline]
-        if any(v is None for v in values):
-            raise SystemExit("error: the baseline diverged; lower --lr")
-        return float(np.mean(values))
+        diverged = [r["seed"] for r in self.baseline if r[self.exp.metric] is None]
+        if diverged:
+            raise UserError(
+                f"the full-parameter baseline diverged (seeds {diverged}: NaN/inf loss), so "
+                f"there is no threshold to measure d_int against; lower --baseline-lr "
+                f"(was {self.baseline_lr:g}) and start again with --overwrite"
+            )
+        return float(np.mean([r[self.exp.metric] for r in self.baseline]))
 
     def run_dims(self, projection: str, dims: Sequence[int]) -> tuple[list[int], list[float]]:
         """Trains the missing (d, seed) members of ``dims``; returns (ds, values) of all."""
@@ -414,6 +541,34 @@ class Run:
         )
 
 
+def check_out(out: Path) -> None:
+    """Refuses an output folder that cannot be written, before any work."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"--out {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out}: {parent} is not writable")
+
+
+def check_records(records, keys: Sequence[str]) -> str | None:
+    """What is wrong with a list of result records read from a file, or None."""
+    if not isinstance(records, list):
+        return "is not a list"
+    for i, r in enumerate(records):
+        missing = [k for k in keys if not isinstance(r, dict) or k not in r]
+        if missing:
+            return f"record {i} lacks {', '.join(missing)}"
+        if r["status"] not in ("ok", "diverged") or not all(
+            isinstance(r[k], int) and not isinstance(r[k], bool) for k in keys if k in ("d", "seed")
+        ):
+            return f"record {i} is malformed: {r!r}"
+    return None
+
+
 def write_csv(path: Path, members: list[dict], baseline: list[dict], timings: dict) -> None:
     """``results.csv``: one row per member (and per baseline seed, projection "baseline")."""
     rows = [{"projection": "baseline", **r} for r in baseline] + members
@@ -429,9 +584,21 @@ def write_csv(path: Path, members: list[dict], baseline: list[dict], timings: di
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    run = Run(args)
-    exp = run.exp
+    """The command line; a mistake in flags or files exits with code 2 and one line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        for name in configs.specs():
+            print(f"{name:30s} {configs.describe(name)}")
+        return 0
+    try:
+        return _run(Run(args))
+    except UserError as e:
+        parser.exit(2, f"error: {_one_line(e)}\n")
+
+
+def _run(run: Run) -> int:
+    args, exp = run.args, run.exp
     print(
         f"{exp.name}: D = {run.D}, d in {run.dims}, seeds {run.seeds}, projections "
         f"{run.projections}, {run.steps} steps per member; {len(jax.devices())} "
@@ -467,6 +634,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rounds": rounds,
         }
     run.save(summary)
+    # Every group is done: no checkpoint is needed any more, including one left behind by
+    # a run killed while it was cleaning up.
+    shutil.rmtree(run.out / "checkpoints", ignore_errors=True)
     write_csv(run.out / "results.csv", run.members, run.baseline, run.timings)
     plot_sweep(
         run.out / "sweep.png",

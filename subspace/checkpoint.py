@@ -6,10 +6,16 @@ steps done, which is also the position in the data (minibatch order is a pure fu
 of the step). θ0 and P are not stored: they are redrawn from the members' seeds. Orbax
 writes each checkpoint to a temporary folder and renames it, so a kill during a save
 leaves the previous checkpoint intact; only the newest is kept.
+
+A checkpoint can carry an ``identity`` (JSON: e.g. the run's config and the group's
+members), written beside it as ``identity.json``; :meth:`GroupCheckpoint.restore` refuses a
+checkpoint whose identity differs (one copied in from another group or run) and a corrupt
+one, with a :class:`CheckpointError` that names the folder to delete.
 """
 
 from __future__ import annotations
 
+import json
 import numbers
 import os
 import shutil
@@ -19,9 +25,14 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-__all__ = ["GroupCheckpoint"]
+__all__ = ["CheckpointError", "GroupCheckpoint"]
 
 _PREFIX = "step_"
+_IDENTITY = "identity.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: corrupt, or written for another group."""
 
 
 def _is_key(x: Any) -> bool:
@@ -43,13 +54,32 @@ def _from_savable(tree: Any, like: Any) -> Any:
 class GroupCheckpoint:
     """The newest checkpoint of one group, in ``directory``."""
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, *, identity: Any = None):
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(
                 f"GroupCheckpoint: directory must be a str or os.PathLike; got {directory!r}"
             )
+        try:
+            self._identity = None if identity is None else json.dumps(identity, sort_keys=True)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"GroupCheckpoint: identity must be JSON-serialisable; {e}") from None
         self.directory = Path(directory).resolve()
         self._checkpointer = ocp.StandardCheckpointer()
+
+    def _check_identity(self) -> None:
+        if self._identity is None:
+            return
+        path = self.directory / _IDENTITY
+        try:
+            found = json.dumps(json.loads(path.read_text()), sort_keys=True)
+        except (OSError, ValueError):
+            found = None
+        if found != self._identity:
+            raise CheckpointError(
+                f"the checkpoint in {self.directory} was not written for this group "
+                f"({_IDENTITY} {'is missing or corrupt' if found is None else 'differs'}); "
+                "delete that folder to start the group again"
+            )
 
     def _steps(self) -> list[int]:
         if not self.directory.is_dir():
@@ -72,6 +102,10 @@ class GroupCheckpoint:
             )
         step = int(step)
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self._identity is not None:
+            from subspace._io import atomic_write_bytes
+
+            atomic_write_bytes(self.directory / _IDENTITY, self._identity.encode())
         self._checkpointer.save(self.directory / f"{_PREFIX}{step}", _to_savable(state))
         self._checkpointer.wait_until_finished()
         for old in self._steps():
@@ -84,8 +118,16 @@ class GroupCheckpoint:
         steps = self._steps()
         if not steps:
             return None
+        self._check_identity()
+        folder = self.directory / f"{_PREFIX}{steps[-1]}"
         target = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _to_savable(like))
-        state = self._checkpointer.restore(self.directory / f"{_PREFIX}{steps[-1]}", target)
+        try:
+            state = self._checkpointer.restore(folder, target)
+        except Exception as e:  # orbax/tensorstore raise many kinds; all mean "unreadable"
+            raise CheckpointError(
+                f"the checkpoint {folder} is corrupt or unreadable ({type(e).__name__}); "
+                f"delete {self.directory} to start the group again"
+            ) from e
         return steps[-1], _from_savable(state, like)
 
     def clear(self) -> None:

@@ -55,6 +55,7 @@ NO_ARGUMENTS = {
     "SearchResult": "a result of search",
     "MEMBER_AXIS": "a constant, the mesh axis name",
     "METHODS": "a constant, the names fwht accepts (covered through fwht)",
+    "CheckpointError": "an exception type raised by GroupCheckpoint.restore",
 }
 
 
@@ -937,6 +938,13 @@ CASES = [
         "directory must be a str or os.PathLike",
         "checkpoint-none",
     ),
+    case(
+        checkpoint.GroupCheckpoint,
+        lambda c: checkpoint.GroupCheckpoint(c.tmp / "ck", identity={"seeds": {1, 2}}),
+        TypeError,
+        "identity must be JSON-serialisable",
+        "checkpoint-identity",
+    ),
     *[
         case(
             checkpoint.GroupCheckpoint,
@@ -1224,6 +1232,8 @@ def test_modules_covered_are_the_whole_package():
     import pkgutil
 
     found = {
-        f"subspace.{m.name}" for m in pkgutil.iter_modules(subspace.__path__) if not m.ispkg
+        f"subspace.{m.name}"
+        for m in pkgutil.iter_modules(subspace.__path__)
+        if not m.ispkg and not m.name.startswith("_")  # private modules are not API
     } | {"subspace", "subspace.projections"}
     assert found <= set(MODULES), sorted(found - set(MODULES))

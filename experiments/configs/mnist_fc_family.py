@@ -26,6 +26,15 @@ def parse_variant(variant: str) -> tuple[int, int]:
     return int(width), int(depth)
 
 
+def describe(variant: str) -> str:
+    """One line on a variant, for ``python -m experiments.run --list``."""
+    width, depth = parse_variant(variant)
+    return (
+        f"MNIST FC, {depth} hidden layer(s) of {width} (the width/depth family of the "
+        "paper's Fig. 4)."
+    )
+
+
 def get_config(smoke: bool = False, variant: str = "w200d2"):
     width, depth = parse_variant(variant)
     return image_experiment(
