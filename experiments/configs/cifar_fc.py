@@ -2,7 +2,7 @@
 paper's d_int90 is 9,000.
 
 Command:
-    python -m experiments.run cifar_fc --data-dir ../shared/datasets
+    python -m experiments.run cifar_fc --data-dir DIR    # DIR: see README "Data"
 
 Hyperparameters: Adam on z lr 1e-2 (baseline on θ lr 1e-3), batch 128, 10 epochs (the paper:
 up to 100), fastfood, d in 1,000..15,000 with 3 seeds, full-parameter baseline (3 seeds),

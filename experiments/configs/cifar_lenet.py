@@ -2,7 +2,7 @@
 2,900.
 
 Command:
-    python -m experiments.run cifar_lenet --data-dir ../shared/datasets
+    python -m experiments.run cifar_lenet --data-dir DIR    # DIR: see README "Data"
 
 Hyperparameters: Adam on z lr 1e-2 (baseline on θ lr 1e-3), batch 128, 5 epochs (the paper:
 up to 100), fastfood, d in 1,000..8,000 with 3 seeds, full-parameter baseline (3 seeds),

@@ -1,7 +1,7 @@
 """MNIST, FC 784-200-200-10 (D = 199,210); the paper's d_int90 is 750.
 
 Command:
-    python -m experiments.run mnist_fc --data-dir ../shared/datasets
+    python -m experiments.run mnist_fc --data-dir DIR    # DIR: see README "Data"
 
 Hyperparameters: Adam on z lr 1e-2 (baseline on θ lr 1e-3), batch 128, 5 epochs (the paper
 trained longer), no L2; fastfood; d in 100..1500 (11 values) with 3 seeds; full-parameter

@@ -6,7 +6,7 @@ mnist_fc (Adam on z lr 1e-2 (baseline on θ lr 1e-3), batch 128, 5 epochs, fastf
 baseline per network).
 
 Commands (one per variant, then the summary plot):
-    python -m experiments.run mnist_fc_family:w50d2 --data-dir ../shared/datasets
+    python -m experiments.run mnist_fc_family:w50d2 --data-dir DIR   # see README "Data"
     ...
     python -m experiments.family
 """

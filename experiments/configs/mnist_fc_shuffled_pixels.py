@@ -2,7 +2,7 @@
 (unchanged: an FC net does not see pixel order).
 
 Command:
-    python -m experiments.run mnist_fc_shuffled_pixels --data-dir ../shared/datasets
+    python -m experiments.run mnist_fc_shuffled_pixels --data-dir DIR    # DIR: see README "Data"
 
 Hyperparameters: as mnist_fc (Adam on z lr 1e-2 (baseline on θ lr 1e-3), batch 128, 5
 epochs; the paper used SGD lr 0.1 here); permutation seed 0; the baseline is trained on the

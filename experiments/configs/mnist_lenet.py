@@ -1,7 +1,7 @@
 """MNIST, LeNet (D = 44,426); the paper's d_int90 is 290.
 
 Command:
-    python -m experiments.run mnist_lenet --data-dir ../shared/datasets
+    python -m experiments.run mnist_lenet --data-dir DIR    # DIR: see README "Data"
 
 Hyperparameters: Adam on z lr 1e-2 (baseline on θ lr 1e-3), batch 128, 3 epochs, fastfood, d
 in 100..600 with 3 seeds, full-parameter baseline (3 seeds), threshold 0.9 × baseline test

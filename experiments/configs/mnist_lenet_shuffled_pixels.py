@@ -1,7 +1,7 @@
 """MNIST with one fixed pixel permutation, LeNet; the paper's d_int90 rises to 1,400.
 
 Command:
-    python -m experiments.run mnist_lenet_shuffled_pixels --data-dir ../shared/datasets
+    python -m experiments.run mnist_lenet_shuffled_pixels --data-dir DIR    # DIR: see README "Data"
 
 Hyperparameters: as mnist_lenet (Adam on z lr 1e-2 (baseline on θ lr 1e-3), batch 128, 3
 epochs); permutation seed 0; d in 500..3000 with 3 seeds; the baseline is trained on the

@@ -8,7 +8,7 @@ epochs. The metric is TRAINING accuracy (test accuracy is chance by construction
 0.9 × the baseline's training accuracy. Compare with mnist_fc's d_int90 of a few hundred.
 
 Command:
-    python -m experiments.run mnist_shuffled_labels --data-dir ../shared/datasets
+    python -m experiments.run mnist_shuffled_labels --data-dir DIR    # DIR: see README "Data"
 """
 
 from experiments.image_configs import image_experiment

@@ -58,7 +58,7 @@ def load(
       FileNotFoundError: the files are missing (and, for "auto", TFDS failed too).
 
     Example:
-      >>> ds = load("mnist", data_dir="../shared/datasets")  # doctest: +SKIP
+      >>> ds = load("mnist", data_dir="data")  # doctest: +SKIP
       >>> ds.train_x.shape, ds.train_y[:5]  # doctest: +SKIP
       ((60000, 28, 28, 1), array([5, 0, 4, 1, 9], dtype=int32))
     """

@@ -5,9 +5,9 @@ Layout: `data_dir` is either a root holding one folder per dataset,
     <data_dir>/mnist/train-images-idx3-ubyte.gz ...
     <data_dir>/cifar10-jpeg/cifar-10-binary.tar.gz   (or <data_dir>/cifar10/...)
 
-or directly the folder that holds one dataset's files. In this project's checkout the
-offline copies live in `../shared/datasets` relative to the repository root, e.g.
-`SUBSPACE_DATA_DIR=../shared/datasets`.
+or directly the folder that holds one dataset's files, e.g. `SUBSPACE_DATA_DIR=data` with
+`data/mnist/train-images-idx3-ubyte.gz`. (This project's build machines keep offline
+copies beside the checkout and point the tests there.)
 """
 
 from __future__ import annotations
