@@ -11,6 +11,9 @@ A checkpoint can carry an ``identity`` (JSON: e.g. the run's config and the grou
 members), written beside it as ``identity.json``; :meth:`GroupCheckpoint.restore` refuses a
 checkpoint whose identity differs (one copied in from another group or run) and a corrupt
 one, with a :class:`CheckpointError` that names the folder to delete.
+
+orbax is imported when a :class:`GroupCheckpoint` is created, not with this module, so
+``import subspace`` does not need it (``pip install "subspace-intrinsic[checkpoint]"``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import orbax.checkpoint as ocp
 
 __all__ = ["CheckpointError", "GroupCheckpoint"]
 
@@ -33,6 +35,18 @@ _IDENTITY = "identity.json"
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: corrupt, or written for another group."""
+
+
+def _orbax() -> Any:
+    """``orbax.checkpoint``, imported on first use (it is an optional dependency)."""
+    try:
+        import orbax.checkpoint as ocp
+    except ImportError as e:
+        raise ImportError(
+            "GroupCheckpoint needs orbax-checkpoint, which is not installed; install it with "
+            'pip install "subspace-intrinsic[checkpoint]" (or pip install orbax-checkpoint)'
+        ) from e
+    return ocp
 
 
 def _is_key(x: Any) -> bool:
@@ -64,7 +78,7 @@ class GroupCheckpoint:
         except (TypeError, ValueError) as e:
             raise TypeError(f"GroupCheckpoint: identity must be JSON-serialisable; {e}") from None
         self.directory = Path(directory).resolve()
-        self._checkpointer = ocp.StandardCheckpointer()
+        self._checkpointer = _orbax().StandardCheckpointer()
 
     def _check_identity(self) -> None:
         if self._identity is None:
@@ -120,7 +134,8 @@ class GroupCheckpoint:
             return None
         self._check_identity()
         folder = self.directory / f"{_PREFIX}{steps[-1]}"
-        target = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _to_savable(like))
+        to_struct = _orbax().utils.to_shape_dtype_struct
+        target = jax.tree_util.tree_map(to_struct, _to_savable(like))
         try:
             state = self._checkpointer.restore(folder, target)
         except Exception as e:  # orbax/tensorstore raise many kinds; all mean "unreadable"
