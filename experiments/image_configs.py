@@ -10,7 +10,7 @@ import optax
 from experiments.config import Experiment
 from experiments.data import load as load_dataset
 from experiments.data import shuffle_labels, shuffle_pixels
-from experiments.tasks import classification_task
+from subspace.flax_tasks import linen_task as classification_task
 from subspace.loop import Data
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256

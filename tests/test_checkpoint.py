@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
 import json, sys, time
 import numpy as np, optax
-from experiments.tasks import classification_task
+from subspace.flax_tasks import linen_task as classification_task
 from models import FC
 from subspace.checkpoint import GroupCheckpoint
 from subspace.loop import Data, train_group

@@ -6,8 +6,9 @@ import optax
 import pytest
 from flax import nnx
 
-from experiments.tasks import classification_task, nnx_classification_task
 from models import FC
+from subspace.flax_tasks import linen_task as classification_task
+from subspace.flax_tasks import nnx_task as nnx_classification_task
 from subspace.loop import Data, step_indices, train_group
 from subspace.memory import group_size, program_bytes
 from subspace.sweep import make_baseline, make_sweep
