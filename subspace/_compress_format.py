@@ -1,8 +1,11 @@
 """Reading and checking the file format of :mod:`subspace.compress`, trusting nothing in it.
 
 The zip directory, each member's ``.npy`` header and the JSON header are read and checked
-before any array data: sizes come from the header's d and D (themselves checked against
-the caller's model by :func:`subspace.load_compressed`), never from the file's own claims.
+before any array data: sizes come from the header's d, D and model-state leaf table
+(themselves checked against the caller's model and template by
+:func:`subspace.load_compressed`), never from the file's own claims. The model state's
+byte layout (its leaves' bytes, little-endian, one after the other) is written and read
+here too; PRNG keys' JSON is in :mod:`subspace._keys`.
 Every refusal is a :class:`FileError` (a ``ValueError``) naming the field or member, what it
 holds and what is allowed. Private: the public functions are in :mod:`subspace.compress`.
 """
@@ -10,7 +13,6 @@ holds and what is allowed. Private: the public functions are in :mod:`subspace.c
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
 import math
@@ -20,10 +22,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from subspace import _keys
 from subspace.hadamard import METHODS
 from subspace.projections import PROJECTIONS
 
@@ -37,8 +39,8 @@ MAX_HEADER_DEPTH = 64  # JSON nesting of the header object
 
 MAX_D = 1 << 40
 MAX_NPY_HEADER = 10_000  # a .npy header's own length (numpy's default limit)
+MAX_NDIM = 64  # numpy's most dimensions: a longer shape in a file is refused unmultiplied
 SEED_RANGE = (-(1 << 63), 1 << 64)  # what jax.random.key accepts (int64 or uint64)
-KEY_IMPLS = ("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")
 Z_DTYPES = ("float32", "float64")
 SOURCES = ("caller", "init", "stored")
 FREE_FIELDS = ("model", "extra")  # the caller's JSON: never interpreted by the loader
@@ -46,9 +48,25 @@ NPY_MAGIC = b"\x93NUMPY"
 ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
-ARRAYS = ("header", "z", "theta0")
+ARRAYS = ("header", "z", "theta0", "model_state")
 # Dtypes numpy writes and reads natively; others (bfloat16) go to disk as their bits.
 NATIVE = ("float16", "float32", "float64")
+# Dtypes of model-state leaves: statistics, counters (NNX's RNG counts are uint32), flags.
+STATE_DTYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+)
 
 
 class FileError(ValueError):
@@ -120,7 +138,7 @@ def check_directory(zf: zipfile.ZipFile, path: Path, where: str) -> None:
     if missing or unexpected:
         raise FileError(
             f"{where}: {path} is not a subspace file: arrays missing {missing}, unexpected "
-            f"{unexpected}; expected 'header', 'z' and optionally 'theta0'"
+            f"{unexpected}; expected 'header', 'z' and optionally 'theta0' and 'model_state'"
         )
     for info in infos:
         if info.compress_type not in ZIP_METHODS:
@@ -133,7 +151,7 @@ def check_directory(zf: zipfile.ZipFile, path: Path, where: str) -> None:
 class Npy(NamedTuple):
     """A member's .npy header: what its data will be, before any of it is read."""
 
-    name: str  # "header", "z" or "theta0"
+    name: str  # "header", "z", "theta0" or "model_state"
     info: zipfile.ZipInfo
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -218,9 +236,10 @@ def read_header(zf: zipfile.ZipFile, path: Path, where: str) -> dict:
 
 
 def check_members(zf: zipfile.ZipFile, header: dict, path: Path, where: str) -> dict:
-    """The .npy headers of z and θ0, checked against d, D and the dtypes; no data read."""
+    """The .npy headers of z, θ0 and the model state, checked against d, D, the dtypes and
+    the model state's leaf table; no data read."""
     names = set(zf.namelist())
-    members = {n: npy_header(zf, n, path, where) for n in ("z", "theta0") if f"{n}.npy" in names}
+    members = {n: npy_header(zf, n, path, where) for n in ARRAYS[1:] if f"{n}.npy" in names}
     z, d, want = members["z"], header["d"], np.dtype(header["z_dtype"])
     if z.shape != (d,) or z.dtype != want:
         raise FileError(
@@ -241,7 +260,64 @@ def check_members(zf: zipfile.ZipFile, header: dict, path: Path, where: str) -> 
                 f"{where}: {path}: array 'theta0' does not match the header: file has "
                 f"{t.dtype} {t.shape}, header says {dtype} ({D},)"
             )
+    has = header["model_state"] is not None
+    if has != ("model_state" in members):
+        raise FileError(
+            f"{where}: {path}: the header has {'' if has else 'no '}model_state but the file "
+            f"{'has' if 'model_state' in members else 'lacks'} a 'model_state' array"
+        )
+    if has:
+        s, nbytes = members["model_state"], state_nbytes(header["model_state"]["leaves"])
+        if s.shape != (nbytes,) or s.dtype != np.uint8:
+            raise FileError(
+                f"{where}: {path}: array 'model_state' does not match the header: file has "
+                f"{s.dtype} {s.shape}, header says uint8 ({nbytes},) (its leaves' bytes)"
+            )
     return members
+
+
+# ----------------------------------------------------------------------------- model state
+#
+# The model state (collections outside θ: BatchNorm statistics, RNG counts) is one uint8
+# array: each leaf's bytes, little-endian, in the order of the header's leaf table, one
+# after the other (no padding). bfloat16 and the other dtypes are stored as their bits.
+
+
+def state_nbytes(table: list) -> int:
+    """Bytes of the leaves of a (checked) model-state leaf table."""
+    return sum(math.prod(shape) * as_dtype(dtype).itemsize for _, shape, dtype in table)
+
+
+def state_to_bytes(leaves: list[np.ndarray]) -> np.ndarray:
+    """The model-state array of ``leaves`` (numpy arrays of :data:`STATE_DTYPES`)."""
+    parts = [np.ascontiguousarray(x).view(np.uint8).reshape(-1) for x in map(little, leaves)]
+    return np.concatenate([np.zeros(0, np.uint8), *parts])
+
+
+def state_from_bytes(raw: np.ndarray, table: list) -> list[np.ndarray]:
+    """The leaves of a model-state array read back, one copy each; ``raw`` has exactly
+    :func:`state_nbytes` bytes (checked by :func:`check_members`)."""
+    leaves, offset = [], 0
+    for _, shape, name in table:
+        dtype = as_dtype(name)
+        disk = disk_state_dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        bits = raw[offset : offset + nbytes].view(disk.newbyteorder("<"))
+        leaves.append(bits.astype(disk).view(dtype).reshape(shape))
+        offset += nbytes
+    return leaves
+
+
+def disk_state_dtype(dtype: np.dtype) -> np.dtype:
+    """A numpy-native dtype of the same bits: bfloat16 as uint16."""
+    return dtype if dtype.name != "bfloat16" else np.dtype(np.uint16)
+
+
+def little(x: np.ndarray) -> np.ndarray:
+    """``x``'s bits as a little-endian numpy-native array (the disk's byte order)."""
+    x = np.asarray(x)
+    x = x.view(disk_state_dtype(x.dtype))
+    return x.astype(x.dtype.newbyteorder("<"), copy=False)
 
 
 # ----------------------------------------------------------------------------- the header
@@ -353,7 +429,9 @@ def check_header(header: Any, ctx: str) -> dict:
     check_key_json(header.get("key"), "key", ctx)
     check_theta0_json(header.get("theta0"), ctx)
     check_leaves_json(header.get("leaves"), D, ctx)
-    check_sha256_json(header.get("sha256"), ctx)
+    header.setdefault("model_state", None)  # files without it (all of format version 1)
+    check_model_state_json(header["model_state"], ctx)
+    check_sha256_json(header.get("sha256"), header["model_state"] is not None, ctx)
     header.setdefault("model", None)
     header.setdefault("extra", None)
     return header
@@ -421,37 +499,10 @@ OPTION_CHECKS: dict[str, dict[str, Callable[..., None]]] = {
 }
 
 
-@functools.cache
-def key_shapes() -> dict[str, tuple[int, ...]]:
-    """The key data shape of each PRNG implementation this JAX has (abstractly, no draw)."""
-    shapes = {}
-    for impl in KEY_IMPLS:
-        try:
-            data = jax.eval_shape(
-                lambda impl=impl: jax.random.key_data(jax.random.key(0, impl=impl))
-            )
-        except (ValueError, KeyError, TypeError):
-            continue
-        shapes[impl] = tuple(data.shape)
-    return shapes
-
-
 def check_key_json(spec: Any, field: str, ctx: str) -> None:
-    if not isinstance(spec, dict) or not {"impl", "data", "typed"} <= set(spec):
-        refuse(ctx, field, f"must be an object with impl, data and typed; got {describe(spec)}")
-    shapes = key_shapes()
-    impl, data = spec["impl"], spec["data"]
-    if not isinstance(impl, str) or impl not in shapes:
-        refuse(ctx, f"{field}.impl", f"must be one of {sorted(shapes)}; got {describe(impl)}")
-    n = math.prod(shapes[impl])
-    if not (
-        isinstance(data, list)
-        and len(data) == n
-        and all(is_int(w) and 0 <= w < 1 << 32 for w in data)
-    ):
-        words = f"a list of {n} uint32 words (the key data of a {impl} key)"
-        refuse(ctx, f"{field}.data", f"must be {words}; got {describe(data)}")
-    check_bool(spec["typed"], f"{field}.typed", 0, 0, ctx)
+    problem = _keys.key_json_problem(spec, describe)
+    if problem is not None:
+        refuse(ctx, field + problem[0], problem[1])
 
 
 def check_theta0_json(t0: Any, ctx: str) -> None:
@@ -474,19 +525,25 @@ def check_theta0_json(t0: Any, ctx: str) -> None:
         refuse(ctx, "theta0.dtype", f"must be {floats}; got {describe(t0['dtype'])}")
 
 
+def is_leaf_entry(leaf: Any) -> bool:
+    """[name, shape, dtype] with at most MAX_NDIM dimensions of at most MAX_D each."""
+    return (
+        isinstance(leaf, list)
+        and len(leaf) == 3
+        and isinstance(leaf[0], str)
+        and isinstance(leaf[1], list)
+        and len(leaf[1]) <= MAX_NDIM
+        and all(is_int(s) and 0 <= s <= MAX_D for s in leaf[1])
+        and isinstance(leaf[2], str)
+    )
+
+
 def check_leaves_json(leaves: Any, D: int, ctx: str) -> None:  # noqa: N803
     if not isinstance(leaves, list):
         refuse(ctx, "leaves", f"must be a list of [name, shape, dtype]; got {describe(leaves)}")
     total = 0
     for leaf in leaves:
-        if not (
-            isinstance(leaf, list)
-            and len(leaf) == 3
-            and isinstance(leaf[0], str)
-            and isinstance(leaf[1], list)
-            and all(is_int(s) and 0 <= s <= MAX_D for s in leaf[1])
-            and isinstance(leaf[2], str)
-        ):
+        if not is_leaf_entry(leaf):
             refuse(
                 ctx, "leaves", f"has a bad entry {describe(leaf)} (expected [name, shape, dtype])"
             )
@@ -495,10 +552,34 @@ def check_leaves_json(leaves: Any, D: int, ctx: str) -> None:  # noqa: N803
         refuse(ctx, "leaves", f"add up to {total:,} parameters, not D = {D:,}")
 
 
-def check_sha256_json(sha: Any, ctx: str) -> None:
+def check_model_state_json(state: Any, ctx: str) -> None:
+    """null, or ``{"leaves": [[name, shape, dtype], ...]}``: each leaf at most MAX_D
+    elements of a dtype of STATE_DTYPES. Their total is bounded by the caller's template
+    (load_compressed compares the two leaf by leaf before reading any of it)."""
+    if state is None:
+        return
+    if not isinstance(state, dict) or "leaves" not in state:
+        refuse(ctx, "model_state", f"must be null or an object with leaves; got {describe(state)}")
+    leaves = state["leaves"]
+    if not isinstance(leaves, list):
+        refuse(
+            ctx,
+            "model_state.leaves",
+            f"must be a list of [name, shape, dtype]; got {describe(leaves)}",
+        )
+    for leaf in leaves:
+        if not (is_leaf_entry(leaf) and math.prod(leaf[1]) <= MAX_D and leaf[2] in STATE_DTYPES):
+            expected = f"[name, shape, dtype] with dtype one of {list(STATE_DTYPES)}"
+            refuse(
+                ctx, "model_state.leaves", f"has a bad entry {describe(leaf)} (expected {expected})"
+            )
+
+
+def check_sha256_json(sha: Any, model_state: bool, ctx: str) -> None:
+    names = ("theta0", "P", "theta") + (("model_state",) if model_state else ())
     if not isinstance(sha, dict):
-        refuse(ctx, "sha256", f"must be an object with theta0, P and theta; got {describe(sha)}")
-    for name in ("theta0", "P", "theta"):
+        refuse(ctx, "sha256", f"must be an object with {', '.join(names)}; got {describe(sha)}")
+    for name in names:
         value = sha.get(name)
         if not isinstance(value, str) or not SHA256.fullmatch(value):
             refuse(ctx, f"sha256.{name}", f"must be a 64-digit hex string; got {describe(value)}")
@@ -516,15 +597,3 @@ def float_dtype(name: Any) -> np.dtype | None:
 
 def as_dtype(name: str) -> np.dtype:
     return np.dtype(jnp.dtype(name))
-
-
-def key_from_json(spec: dict) -> tuple[jax.Array, jax.Array]:
-    """Returns (the typed key of the recorded implementation, the key as it was saved).
-
-    A raw key is drawn with as the typed key of its recorded implementation, so the draw
-    does not depend on the loading process's default PRNG implementation. ``spec`` was
-    checked by :func:`check_key_json`.
-    """
-    data = np.asarray(spec["data"], np.uint32).reshape(key_shapes()[spec["impl"]])
-    key = jax.random.wrap_key_data(data, impl=spec["impl"])
-    return key, key if spec["typed"] else jax.random.key_data(key)

@@ -5,7 +5,13 @@ described by (seed, architecture, z)" (Li et al., 2018, §2): d numbers instead 
 :func:`save_compressed` writes that description; :func:`load_compressed` redraws P from the
 stored key, takes θ0 from the caller (``theta0=`` the initial parameters, or ``init=`` a
 function of the stored θ0 key) or from the file, and checks that the rebuilt model is
-bitwise the one that was saved.
+bitwise the one that was saved. The collections a model keeps outside θ (BatchNorm
+statistics, NNX RNG counts) are not trained through z; ``model_state=`` stores them too,
+and they come back bitwise in ``CompressedModel.model_state``.
+
+The modules: this one is the API; :mod:`subspace._compress_format` reads and checks the
+file format; :mod:`subspace._keys` encodes PRNG keys as JSON; :mod:`subspace._io` writes
+atomically.
 
 File format (one ``.npz``, format version 1, written with ``np.savez_compressed``; read
 member by member with ``zipfile`` and numpy's ``.npy`` header parser, in
@@ -18,15 +24,24 @@ member by member with ``zipfile`` and numpy's ``.npy`` header parser, in
   key's raw uint32 words from ``jax.random.key_data`` and whether it was a typed key),
   ``theta0`` (``{"source": "init" | "stored" | "caller", "key", "seed", "dtype"}``),
   ``leaves`` (``[name, shape, dtype]`` per leaf, from ``Subspace.unravel.leaves``),
-  ``sha256`` (of θ0, of P's state and of θ = θ0 + P z), ``model`` and ``extra`` (the
+  ``model_state`` (null, or ``{"leaves": [[name, shape, dtype], ...]}``, the names being
+  ``jax.tree_util.keystr`` of each leaf's path), ``sha256`` (of θ0, of P's state, of
+  θ = θ0 + P z and, with model state, of its leaves), ``model`` and ``extra`` (the
   caller's JSON).
 * ``z``: shape (d,), dtype ``z_dtype`` (float32 or float64).
 * ``theta0``: only with ``store_theta0=True``: the flat θ0, shape (D,); a dtype numpy has no
   native code for (bfloat16) is stored as its bits (uint16) and viewed back.
+* ``model_state``: only with ``model_state=``: uint8, the bytes of its leaves one after the
+  other in the order of the header's table, each little-endian (bfloat16 as its bits).
+  Leaves may be bool, (u)int8-64, float16, bfloat16, float32 or float64.
+
+Files without model state are unchanged from before it existed (still format version 1;
+the header's ``model_state`` field is absent or null), so every version-1 file loads. A
+reader older than model state refuses a file that has it (an unexpected array).
 
 For d = 300 the file is about 2 KB whatever D is; with ``store_theta0`` it grows by D
-numbers. Collections outside the subspace (BatchNorm ``batch_stats``) are not part of θ
-and are not stored here.
+numbers, with ``model_state`` by its bytes (a linen BatchNorm layer: 2 floats per
+channel).
 
 Writes are atomic (a temporary file in the same folder, then ``os.replace``) and give the
 file the permissions of a normally created one (0644 under umask 022). What this adds to
@@ -48,7 +63,13 @@ Limits (a file is never trusted with one; each is checked before anything is all
 * ``z`` and ``theta0`` are read only after their ``.npy`` headers declare shape (d,) and
   (D,) and the zip directory declares exactly that many bytes, and after D and the leaves
   match the caller's model: a zip bomb is refused before it inflates. Only stored and
-  deflated members are read; duplicate members are refused.
+  deflated members are read; duplicate members are refused. Shapes in the header have at
+  most 64 dimensions.
+* ``model_state`` is read only after its ``.npy`` header declares uint8 of exactly the
+  bytes of the header's leaf table (each leaf at most 2^40 elements), the zip directory
+  declares that many, and that table matches the caller's template ``model_state_like``
+  leaf by leaf (names, shapes, dtypes): the caller's template bounds what is read. A file
+  with model state and no template is refused before any of it is read.
 * P's state is sized from the header (``jax.eval_shape``, nothing drawn) and refused above
   ``max_state_bytes`` (default :data:`DEFAULT_MAX_STATE_BYTES` = 1 GiB, the dense
   projection's own default limit, so any P that ``wrap`` builds by default loads by
@@ -78,6 +99,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from subspace import _compress_format as fmt
+from subspace import _keys
 from subspace._compress_format import (  # noqa: F401 -- the format's constants, read here too
     FORMAT,
     FORMAT_VERSION,
@@ -108,6 +130,10 @@ _MISMATCH = {
     "P": "P was drawn differently (another library version, or another backend's random numbers)",
     "theta": "θ0 + P z rounds differently here (saved on another backend?)",
 }
+_STATE_MISMATCH = (
+    "the stored model state is not the one that was saved (the file was altered); "
+    "checked whatever verify is: these bytes are read, not recomputed"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +146,9 @@ class CompressedModel:
       params: θ0 + P z as the parameter pytree (``subspace.params(z)``).
       key: the key that drew P, typed or raw as it was saved.
       header: the file's JSON header (``header["model"]``, ``header["extra"]``, ...).
+      model_state: the collections saved with ``model_state=`` (e.g. ``{"batch_stats":
+        ...}``), in the structure of ``load_compressed``'s ``model_state_like``, bitwise;
+        None for a file saved without them.
     """
 
     subspace: Subspace
@@ -127,6 +156,7 @@ class CompressedModel:
     params: Any
     key: jax.Array
     header: dict
+    model_state: Any = None
 
 
 class SizeReport(NamedTuple):
@@ -163,12 +193,14 @@ def save_compressed(
     model: dict | None = None,
     extra: dict | None = None,
     verify: bool = True,
+    model_state: Any = None,
 ) -> Path:
     """Writes a trained subspace model as its description (projection, key, d, D, model, z).
 
     θ = θ0 + P z: P is redrawn at load time from ``key``; θ0 is given back by the caller
     (its initial parameters, or ``init(theta0_key)``), or stored in the file if
-    ``store_theta0`` (then the file holds D more numbers).
+    ``store_theta0`` (then the file holds D more numbers). The collections outside θ
+    (BatchNorm statistics) are stored as they are with ``model_state``.
 
     Args:
       path: the file to write (``.npz`` recommended; written exactly there, atomically,
@@ -186,12 +218,19 @@ def save_compressed(
       extra: any other JSON metadata (accuracy, steps, ...). ``model`` and ``extra``
         together must fit the 1 MiB header (:data:`MAX_HEADER_BYTES`), 64 levels deep.
       verify: check that ``key`` draws ``subspace``'s P before writing (one more draw).
+      model_state: a pytree of arrays the model keeps outside θ, stored bitwise: linen's
+        non-``params`` collections (``{"batch_stats": ...}``, as ``model.apply`` takes
+        them), or NNX's non-Param state as a pure dict (``state.to_pure_dict()``). Leaves
+        may be bool, (u)int8-64, float16, bfloat16, float32 or float64 (a PRNG key leaf:
+        store ``jax.random.key_data`` of it). ``load_compressed(...,
+        model_state_like=...)`` gives it back.
 
     Returns:
       The path written.
 
     Raises:
-      TypeError: wrong key, z dtype, or ``model``/``extra``/options that are not JSON.
+      TypeError: wrong key, z dtype, ``model``/``extra``/options that are not JSON, or a
+        ``model_state`` leaf that is not an array of one of those dtypes.
       ValueError: a batched subspace, z of the wrong shape, a key that does not draw P, or
         a header that :func:`load_compressed` would refuse (too large or deep, a seed or an
         option out of range).
@@ -214,6 +253,9 @@ def save_compressed(
     check_z(z, subspace.d, subspace.dtype, where)
     check_key(key, where)
     model, extra = _json_copy("model", model, where), _json_copy("extra", extra, where)
+    state_table, state_leaves = (None, None)
+    if model_state is not None:
+        state_table, state_leaves = _state_leaves(model_state, where)
     options = {name: _json_option(name, v, where) for name, v in subspace.options}
     fmt.check_options(subspace.kind, options, subspace.D, subspace.d, where)
     if verify and _sha256(subspace.projection.init(key)) != _sha256(subspace.state):
@@ -247,10 +289,10 @@ def save_compressed(
         "D": subspace.D,
         "d": subspace.d,
         "z_dtype": z.dtype.name,
-        "key": _key_to_json(key),
+        "key": _keys.key_to_json(key),
         "theta0": {
             "source": source,
-            "key": None if theta0_key is None else _key_to_json(theta0_key),
+            "key": None if theta0_key is None else _keys.key_to_json(theta0_key),
             "seed": theta0_seed,
             "dtype": theta0.dtype.name,
         },
@@ -258,6 +300,7 @@ def save_compressed(
             [leaf.name, list(leaf.shape), np.dtype(leaf.dtype).name]
             for leaf in subspace.unravel.leaves
         ],
+        "model_state": None if state_table is None else {"leaves": state_table},
         "sha256": {
             "theta0": _sha256(theta0),
             "P": _sha256(subspace.state),
@@ -266,10 +309,14 @@ def save_compressed(
         "model": model,
         "extra": extra,
     }
+    if state_leaves is not None:
+        header["sha256"]["model_state"] = _sha256(state_leaves)
     raw = fmt.header_bytes(header, where)
     arrays = {"header": np.frombuffer(raw, np.uint8), "z": z}
     if store_theta0:
         arrays["theta0"] = _to_disk(theta0)
+    if state_leaves is not None:
+        arrays["model_state"] = fmt.state_to_bytes(state_leaves)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     return atomic_write_bytes(path, buf.getvalue())
@@ -284,6 +331,7 @@ def load_compressed(
     projection: str | None = None,
     verify: bool = True,
     max_state_bytes: float = DEFAULT_MAX_STATE_BYTES,
+    model_state_like: Any = None,
 ) -> CompressedModel:
     """Rebuilds θ = θ0 + P z from a file written by :func:`save_compressed`.
 
@@ -292,12 +340,14 @@ def load_compressed(
     parameter pytree), ``init`` (called with the stored θ0 key, or with the stored seed if
     only a seed was saved), or the file itself if it was saved with ``store_theta0``
     (``params_like`` then gives the pytree structure; its leaves may be arrays or
-    ``jax.ShapeDtypeStruct``, e.g. from ``jax.eval_shape``).
+    ``jax.ShapeDtypeStruct``, e.g. from ``jax.eval_shape``). A file saved with
+    ``model_state`` needs ``model_state_like``, its structure, and gives it back in
+    ``.model_state``.
 
     Nothing in the file is trusted to be small: the header is read first (at most 1 MiB)
     and checked field by field, D and the leaves are checked against the caller's model,
-    and P's state is sized from the header before anything is drawn or inflated (see the
-    module docstring).
+    the model state's leaves against ``model_state_like``, and P's state is sized from the
+    header before anything is drawn or inflated (see the module docstring).
 
     Args:
       path: a file written by :func:`save_compressed`.
@@ -313,10 +363,17 @@ def load_compressed(
         :data:`DEFAULT_MAX_STATE_BYTES` = 1 GiB; fastfood takes about 9 bytes per
         parameter, dense 4·D·d). A dense file's own ``max_bytes`` is ignored: this limit
         is passed to ``wrap`` instead.
+      model_state_like: the structure of the model state the file stores (a pytree of
+        arrays or ``jax.ShapeDtypeStruct``, e.g. ``{"batch_stats":
+        jax.eval_shape(model.init, key, x)["batch_stats"]}``); its leaves' names (paths),
+        shapes and dtypes must be the file's. Required for a file with model state (it
+        is refused without, before any of it is read), refused for a file without.
+        Leaves of 64 bits come back as numpy arrays when ``jax_enable_x64`` is off (JAX
+        would round them), the others as JAX arrays.
 
     Returns:
       A :class:`CompressedModel` with ``.subspace``, ``.z``, ``.params`` (θ0 + P z),
-      ``.key`` and ``.header``.
+      ``.key``, ``.header`` and ``.model_state`` (None for a file without it).
 
     Raises:
       FileNotFoundError: no file at ``path``.
@@ -324,12 +381,17 @@ def load_compressed(
         wrong type or out of range, an array or header larger than the header allows,
         unexpected or pickled arrays), another format version or projection, a model whose
         D or leaves (names, shapes, dtypes) differ from the file's, a P larger than
-        ``max_state_bytes``, or (``verify``) a θ0, P or θ that is not the saved one.
-      TypeError: both ``theta0`` and ``init``, or a ``max_state_bytes`` that is no number.
+        ``max_state_bytes``, (``verify``) a θ0, P or θ that is not the saved one, model
+        state without ``model_state_like`` or with another one, ``model_state_like`` for a
+        file without model state, or model state whose sha256 is not the saved one.
+      TypeError: both ``theta0`` and ``init``, a ``max_state_bytes`` that is no number,
+        or a ``model_state_like`` leaf without a shape and dtype.
 
     Example:
       >>> m = subspace.load_compressed("mnist_fc.npz", init=lambda k: model.init(k, x)["params"])
       >>> logits = model.apply({"params": m.params}, x)
+      >>> m = subspace.load_compressed("bn.npz", init=init, model_state_like={"batch_stats": bs})
+      >>> logits = model.apply({"params": m.params, **m.model_state}, x, train=False)
     """
     where = "load_compressed"
     path = _check_path(path, where)
@@ -342,6 +404,7 @@ def load_compressed(
             f"{where}: projection must be None or one of {sorted(PROJECTIONS)}; got {projection!r}"
         )
     _check_max_state_bytes(max_state_bytes, where)
+    state_like = None if model_state_like is None else _leaf_table(model_state_like, where)
     with fmt.archive(path, where) as zf:
         header = fmt.read_header(zf, path, where)
         kind = header["projection"]
@@ -350,11 +413,24 @@ def load_compressed(
                 f"{where}: projection does not match: file has {kind!r}, expected {projection!r}"
             )
         members = fmt.check_members(zf, header, path, where)
-        draw_key, key = fmt.key_from_json(header["key"])
+        _check_state_template(header, state_like, where)  # before any work on θ0
+        draw_key, key = _keys.key_from_json(header["key"])
         params = _theta0_params(zf, header, members, theta0, init, params_like, path, where)
         _check_leaves(header, _leaf_table(params), where)
         options = _wrap_options(header, draw_key, max_state_bytes, path, where)
         z = jnp.asarray(fmt.npy_data(zf, members["z"], path, where))
+        model_state = None
+        if state_like is not None:  # its leaves match the header's: that many bytes
+            raw = fmt.npy_data(zf, members["model_state"], path, where)
+            leaves = fmt.state_from_bytes(raw, header["model_state"]["leaves"])
+            want, got = header["sha256"]["model_state"], _sha256(leaves)
+            if got != want:
+                raise ValueError(
+                    f"{where}: sha256 of model_state does not match: file has {want[:16]}..., "
+                    f"read has {got[:16]}...: {_STATE_MISMATCH}"
+                )
+            treedef = jax.tree_util.tree_structure(model_state_like)
+            model_state = jax.tree_util.tree_unflatten(treedef, [_to_jax(x) for x in leaves])
 
     sub = wrap(params, header["d"], projection=kind, key=draw_key, **options)
     check_z(z, sub.d, sub.dtype, where)
@@ -368,7 +444,7 @@ def load_compressed(
                     f"{where}: sha256 of {field} does not match: file has {want[:16]}..., "
                     f"rebuilt has {got[:16]}...: {_MISMATCH[field]}. verify=False loads it anyway"
                 )
-    return CompressedModel(sub, z, sub.unravel(flat), key, header)
+    return CompressedModel(sub, z, sub.unravel(flat), key, header, model_state)
 
 
 def _theta0_params(
@@ -392,7 +468,7 @@ def _theta0_params(
         return theta0
     if init is not None:
         if t0["key"] is not None:
-            return init(fmt.key_from_json(t0["key"])[1])
+            return init(_keys.key_from_json(t0["key"])[1])
         if t0["seed"] is not None:
             return init(t0["seed"])
         raise ValueError(
@@ -481,13 +557,6 @@ def _sha256(tree: Any) -> str:
         h.update(f"{x.dtype.name}{x.shape};".encode())
         h.update(x.tobytes())
     return h.hexdigest()
-
-
-def _key_to_json(key: jax.Array) -> dict:
-    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-    impl = str(jax.random.key_impl(key)) if typed else str(jax.config.jax_default_prng_impl)
-    data = np.asarray(jax.random.key_data(key) if typed else key, np.uint32)
-    return {"impl": impl, "data": data.tolist(), "typed": bool(typed)}
 
 
 def _to_disk(theta0: np.ndarray) -> np.ndarray:
@@ -579,13 +648,22 @@ def _state_bytes(header: dict, options: dict, key: jax.Array) -> int:
 # ----------------------------------------------------------------------------- the model
 
 
-def _leaf_table(tree: Any) -> list[tuple[str, tuple[int, ...], str]]:
+def _leaf_table(tree: Any, where: str | None = None) -> list[tuple[str, tuple[int, ...], str]]:
     # Like flatten.ravel's table, but also for jax.ShapeDtypeStruct leaves (params_like).
+    # With ``where`` (a model_state_like template), every leaf must have a shape and dtype.
     table = []
     for path, x in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = jax.tree_util.keystr(path)
+        if where is not None and not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            raise TypeError(
+                f"{where}: model_state_like: leaf {name} must be an array or "
+                f"jax.ShapeDtypeStruct; got {type(x).__name__} {x!r:.100}"
+            )
         shape = tuple(int(s) for s in (x.shape if hasattr(x, "shape") else np.shape(x)))
-        dtype = np.dtype(x.dtype if hasattr(x, "dtype") else jnp.result_type(x))
-        table.append((jax.tree_util.keystr(path), shape, dtype.name))
+        dtype = x.dtype if hasattr(x, "dtype") else jnp.result_type(x)
+        if not jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+            dtype = np.dtype(dtype)
+        table.append((name, shape, dtype.name))
     return table
 
 
@@ -596,11 +674,15 @@ def _check_leaves(header: dict, table: list, where: str) -> None:
             f"{where}: D (number of parameters) does not match: file has {header['D']}, "
             f"model has {D}"
         )
-    leaves = header["leaves"]
+    _check_table(header["leaves"], table, "", where)
+
+
+def _check_table(leaves: list, table: list, what: str, where: str) -> None:
+    """The file's leaf table against the caller's, name by name, shape, dtype."""
     if len(leaves) != len(table):
         raise ValueError(
-            f"{where}: number of leaves does not match: file has {len(leaves)}, "
-            f"model has {len(table)}"
+            f"{where}: {what}{': ' if what else ''}number of leaves does not match: file has "
+            f"{len(leaves)}, model has {len(table)}"
         )
     for (fname, fshape, fdtype), (name, shape, dtype) in zip(leaves, table, strict=True):
         for field, a, b in (
@@ -610,8 +692,70 @@ def _check_leaves(header: dict, table: list, where: str) -> None:
         ):
             if a != b:
                 raise ValueError(
-                    f"{where}: leaf {field} does not match at {fname}: file has {a}, model has {b}"
+                    f"{where}: {what}{' ' if what else ''}leaf {field} does not match at "
+                    f"{fname:.200}: file has {a!s:.200}, model has {b}"
                 )
+
+
+# ----------------------------------------------------------------------------- model state
+
+
+def _state_leaves(tree: Any, where: str) -> tuple[list, list[np.ndarray]]:
+    """The leaf table ([name, shape, dtype]) and numpy leaves of a model state to save."""
+    table, leaves = [], []
+    for path, x in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = jax.tree_util.keystr(path)
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            raise TypeError(
+                f"{where}: model_state: leaf {name} must be an array (numpy or JAX); got "
+                f"{type(x).__name__} {x!r:.100}"
+            )
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            raise TypeError(
+                f"{where}: model_state: leaf {name} has dtype {x.dtype}, a PRNG key; store "
+                "jax.random.key_data(key) (uint32) instead, or leave the RNG state out"
+            )
+        dtype = np.dtype(x.dtype)
+        if dtype.name not in fmt.STATE_DTYPES:
+            raise TypeError(
+                f"{where}: model_state: leaf {name} has dtype {dtype.name}; model state "
+                f"leaves must be one of {list(fmt.STATE_DTYPES)}"
+            )
+        x = np.asarray(x)
+        if not x.dtype.isnative:  # hashed as it is read back: in this machine's byte order
+            x = x.astype(x.dtype.newbyteorder("="))
+        table.append([name, list(x.shape), dtype.name])
+        leaves.append(x)
+    return table, leaves
+
+
+def _check_state_template(header: dict, table: list | None, where: str) -> None:
+    """Refuses a file with model state and no template, a template and no model state, or
+    a template whose leaves are not the file's; before any of it is read."""
+    stored = header["model_state"]
+    if stored is None:
+        if table is not None:
+            raise ValueError(
+                f"{where}: model_state_like was given but the file stores no model state "
+                "(saved without save_compressed(..., model_state=...))"
+            )
+        return
+    if table is None:
+        leaves = stored["leaves"]
+        names = ", ".join(f"{name:.100}" for name, _, _ in leaves[:3])
+        names += ", ..." if len(leaves) > 3 else ""
+        count = f"{len(leaves)} leaf" if len(leaves) == 1 else f"{len(leaves)} leaves"
+        raise ValueError(
+            f"{where}: the file stores model state ({count}: {names}); pass "
+            "model_state_like= its structure (a pytree of arrays or jax.ShapeDtypeStruct, "
+            "e.g. {'batch_stats': variables['batch_stats']}) to load it"
+        )
+    _check_table(stored["leaves"], table, "model_state", where)
+
+
+def _to_jax(x: np.ndarray) -> Any:
+    # A JAX array, unless JAX would change its dtype (64 bits with jax_enable_x64 off).
+    return jnp.asarray(x) if jax.dtypes.canonicalize_dtype(x.dtype) == x.dtype else x
 
 
 def _unflatten(flat: np.ndarray, header: dict, like: Any) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -97,7 +99,7 @@ def wrap(
 
     * linen: wrap ``variables["params"]``; other collections (``batch_stats``) stay outside
       the subspace and keep being updated by the model (``mutable=["batch_stats"]``), as in
-      the original code.
+      the original code. The whole ``variables`` dict is refused (see below).
     * NNX: ``graphdef, params, rest = nnx.split(model, nnx.Param, ...)``, wrap ``params``,
       and rebuild with ``nnx.merge(graphdef, subspace.params(z), rest)``.
 
@@ -113,6 +115,12 @@ def wrap(
     Returns:
       A :class:`Subspace`.
 
+    Raises:
+      TypeError: ``params`` is a linen ``variables`` dict (``"params"`` beside collections
+        such as ``"batch_stats"``, or ``{"params": ...}`` alone): pass
+        ``variables["params"]``. Also a bad key or option.
+      ValueError: d out of [1, D], or an unknown projection.
+
     Example:
       >>> variables = model.init(init_key, x)
       >>> sub = subspace.wrap(variables["params"], 750, key=proj_key)
@@ -120,6 +128,7 @@ def wrap(
     """
     check_options(projection, options, "wrap")
     check_key(key, "wrap")
+    _refuse_linen_variables(params, "wrap")
     theta0, unravel = ravel(params)
     _, d = check_dims(unravel.D, d)
     opts = tuple(sorted(options.items()))
@@ -157,6 +166,42 @@ def check_options(projection: Any, options: dict[str, Any], where: str) -> None:
             raise TypeError(
                 f"{where}: option {name} must be a number (hashable); got {value!r}"
             ) from None
+
+
+# Collections flax.linen itself creates or documents besides "params" (BatchNorm's
+# statistics, attention's decoding cache, sow's intermediates, perturb's perturbations,
+# partitioning metadata), and "losses", the common sow target.
+LINEN_COLLECTIONS = frozenset(
+    {"batch_stats", "cache", "intermediates", "losses", "perturbations", "params_axes"}
+)
+
+
+def _refuse_linen_variables(params: Any, where: str) -> None:
+    """Refuses a linen ``variables`` dict given where its ``["params"]`` belongs.
+
+    Wrapping it would put the BatchNorm statistics into θ (moved by P z, never updated
+    as statistics) and give back a tree ``model.apply`` does not take as params. The
+    heuristic: a dict (linen returns a dict, or a FrozenDict in older flax) with a
+    top-level ``"params"`` that is itself a dict, and either no other key or another key
+    that is a known linen collection name. A parameter tree whose top-level module is
+    called "params" beside other modules ("Dense_0") is not refused, nor is an NNX
+    ``State`` (``nnx.split``'s parameters; a module attribute may be called params).
+    """
+    frozen = getattr(sys.modules.get("flax.core.frozen_dict"), "FrozenDict", ())
+    if not isinstance(params, dict) and not (frozen and isinstance(params, frozen)):
+        return
+    if "params" not in params or not isinstance(params["params"], Mapping):
+        return
+    others = sorted(str(k) for k in params if k != "params")
+    if others and not LINEN_COLLECTIONS.intersection(others):
+        return
+    found = sorted(str(k) for k in params)
+    raise TypeError(
+        f"{where}: params looks like a linen variables dict (collections {found}); pass "
+        'variables["params"]: only the parameters are wrapped, and the other collections '
+        "(batch_stats, ...) stay outside the subspace, passed to model.apply beside "
+        "{'params': subspace.params(z)} and updated by the model (mutable=['batch_stats'])"
+    )
 
 
 def _z_dtype(params_dtype: np.dtype) -> np.dtype:

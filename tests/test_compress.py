@@ -7,6 +7,7 @@ import stat
 import zipfile
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -292,3 +293,153 @@ def test_saved_file_is_readable_by_others(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+# ----------------------------------------------------------------- model state
+
+
+def _model_state():
+    """Non-trained collections of every kind a model carries: float statistics, bfloat16,
+    integer counters (NNX's RNG counts are uint32) and flags."""
+    return {
+        "batch_stats": {
+            "bn": {"mean": jnp.array([0.1, -2.5, 3e-8]), "var": jnp.ones((2, 2), jnp.bfloat16) / 3}
+        },
+        "rngs": {"count": jnp.array(4_000_000_000, jnp.uint32)},
+        "steps": jnp.array([-3, 0, 7, 2**31 - 1], jnp.int32),
+        "seen": jnp.array([True, False]),
+    }
+
+
+def test_model_state_round_trip_is_bitwise(tmp_path):
+    sub, z = _trained()
+    state = _model_state()
+    path = subspace.save_compressed(
+        tmp_path / "m.npz", sub, z, key=KEYS["typed"], model_state=state
+    )
+    like = jax.eval_shape(lambda: state)
+    m = subspace.load_compressed(path, theta0=PARAMS, model_state_like=like)
+    chex.assert_trees_all_equal(m.model_state, state)  # zero tolerance, same structure
+    chex.assert_trees_all_equal_dtypes(m.model_state, state)
+    chex.assert_trees_all_equal(m.params, sub.params(z))
+    # The template may also be the arrays themselves; the leaf table is in the header.
+    again = subspace.load_compressed(path, theta0=PARAMS, model_state_like=state)
+    chex.assert_trees_all_equal(again.model_state, state)
+    table = subspace.compressed_header(path)["model_state"]["leaves"]
+    assert table[0] == ["['batch_stats']['bn']['mean']", [3], "float32"]
+    assert ["['rngs']['count']", [], "uint32"] in table
+    assert "model_state" in m.header["sha256"]
+    # A file without model state gives None, as files of version 1 always did.
+    plain = subspace.save_compressed(tmp_path / "p.npz", sub, z, key=KEYS["typed"])
+    assert subspace.load_compressed(plain, theta0=PARAMS).model_state is None
+
+
+def test_model_state_is_refused_without_or_with_another_template(tmp_path):
+    sub, z = _trained()
+    state = _model_state()
+    path = subspace.save_compressed(
+        tmp_path / "m.npz", sub, z, key=KEYS["typed"], model_state=state
+    )
+    with pytest.raises(ValueError, match=r"stores model state \(5 leaves.*pass model_state_like="):
+        subspace.load_compressed(path, theta0=PARAMS)
+    other = {**state, "steps": jnp.zeros(5, jnp.int32)}
+    with pytest.raises(
+        ValueError, match=r"model_state leaf shape does not match at \['steps'\]: file has \(4,\)"
+    ):
+        subspace.load_compressed(path, theta0=PARAMS, model_state_like=other)
+    other = {**state, "steps": jnp.zeros(4, jnp.uint32)}
+    with pytest.raises(ValueError, match=r"model_state leaf dtype .*file has int32, model has uin"):
+        subspace.load_compressed(path, theta0=PARAMS, model_state_like=other)
+    other = {**state, "extra": jnp.zeros(1)}
+    with pytest.raises(
+        ValueError, match=r"model_state: number of leaves does not match: file has 5"
+    ):
+        subspace.load_compressed(path, theta0=PARAMS, model_state_like=other)
+    plain = subspace.save_compressed(tmp_path / "p.npz", sub, z, key=KEYS["typed"])
+    with pytest.raises(ValueError, match="model_state_like was given but the file stores no model"):
+        subspace.load_compressed(plain, theta0=PARAMS, model_state_like=state)
+    with pytest.raises(TypeError, match=r"model_state_like: leaf \['x'\] must be an array or"):
+        subspace.load_compressed(path, theta0=PARAMS, model_state_like={"x": "mean"})
+
+
+def test_save_refuses_model_state_it_cannot_store(tmp_path):
+    sub, z = _trained()
+    path = tmp_path / "m.npz"
+    with pytest.raises(
+        TypeError, match=r"model_state: leaf \['n'\] must be an array .*; got int 3"
+    ):
+        subspace.save_compressed(path, sub, z, key=KEYS["typed"], model_state={"n": 3})
+    with pytest.raises(
+        TypeError, match=r"model_state: leaf \['key'\] has dtype key<fry>.*key_data"
+    ):
+        subspace.save_compressed(
+            path, sub, z, key=KEYS["typed"], model_state={"key": jax.random.key(0)}
+        )
+    with pytest.raises(TypeError, match=r"model_state: leaf \['c'\] has dtype complex64"):
+        subspace.save_compressed(
+            path, sub, z, key=KEYS["typed"], model_state={"c": jnp.zeros(2, jnp.complex64)}
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+class _BNNet(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool):
+        x = nn.Conv(4, (3, 3))(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.5)(x)
+        x = nn.relu(x).mean(axis=(1, 2))
+        return nn.Dense(3)(x)
+
+
+def test_linen_batchnorm_model_reloads_with_its_statistics(tmp_path):
+    model = _BNNet()
+    x = 2.0 + 3.0 * jax.random.normal(jax.random.key(0), (96, 6, 6, 1))  # far from N(0, 1)
+    y = (x[:, :3].mean((1, 2, 3)) > x[:, 3:].mean((1, 2, 3))).astype(jnp.int32)
+    x_train, y_train, x_test, y_test = x[:64], y[:64], x[64:], y[64:]
+    init_key, proj_key, train_key = jax.random.split(jax.random.key(42), 3)
+    init = jax.jit(lambda key: model.init(key, x_train[:1], train=False))
+    variables = init(init_key)
+    sub = subspace.wrap(variables["params"], 12, projection="fastfood", key=proj_key)
+
+    def loss_fn(z, batch_stats, batch, key):
+        del key
+        logits, updates = model.apply(
+            {"params": sub.params(z), "batch_stats": batch_stats},
+            batch[0],
+            train=True,
+            mutable=["batch_stats"],
+        )
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch[1]).mean()
+        return loss, (updates["batch_stats"], {})
+
+    trainer = subspace.make_trainer(loss_fn, optax.adam(0.05))
+    state = trainer.init(sub.zeros(), key=train_key, model_state=variables["batch_stats"])
+    for _ in range(10):
+        state, _ = trainer.step(state, (x_train, y_train))
+
+    @jax.jit
+    def predict(params, batch_stats):  # eval mode: the running statistics
+        return model.apply({"params": params, "batch_stats": batch_stats}, x_test, train=False)
+
+    logits = predict(sub.params(state.z), state.model_state)
+    accuracy = float((logits.argmax(-1) == y_test).mean())
+    path = subspace.save_compressed(
+        tmp_path / "bn.npz",
+        sub,
+        state.z,
+        key=proj_key,
+        theta0_key=init_key,
+        model_state={"batch_stats": state.model_state},
+        extra={"accuracy": accuracy},
+    )
+    like = {"batch_stats": jax.eval_shape(init, init_key)["batch_stats"]}
+    m = subspace.load_compressed(path, init=lambda k: init(k)["params"], model_state_like=like)
+    new_logits = predict(m.params, m.model_state["batch_stats"])
+    np.testing.assert_array_equal(new_logits, logits)  # bitwise
+    assert float((new_logits.argmax(-1) == y_test).mean()) == m.header["extra"]["accuracy"]
+    # With θ0 given directly, the same.
+    m = subspace.load_compressed(path, theta0=variables["params"], model_state_like=like)
+    np.testing.assert_array_equal(predict(m.params, m.model_state["batch_stats"]), logits)
+    # The statistics matter: the same θ with the initial statistics predicts otherwise.
+    stale = predict(m.params, variables["batch_stats"])
+    assert not np.allclose(stale, logits, atol=1e-3)

@@ -152,13 +152,15 @@ def _header_member(header) -> Member:
     return Member("header.npy", _npy_prefix((len(raw),), np.uint8) + raw)
 
 
-def _file(path, header, z=None, theta0=None, extra_members=()) -> Path:
+def _file(path, header, z=None, theta0=None, extra_members=(), model_state=None) -> Path:
     """A subspace file from a header (dict or JSON text) and arrays."""
     if z is None:
         z = np.zeros(header["d"] if isinstance(header, dict) else 7, np.float32)
     members = [_header_member(header), Member("z.npy", _npy(z))]
     if theta0 is not None:
         members.append(Member("theta0.npy", _npy(theta0)))
+    if model_state is not None:
+        members.append(Member("model_state.npy", _npy(model_state)))
     return _write_zip(Path(path), members + list(extra_members))
 
 
@@ -200,12 +202,14 @@ def status(field):
 shapes = manifest["shapes"]
 params = {k: {"bias": jnp.zeros(b), "kernel": jnp.zeros(w)} for k, (w, b) in shapes.items()}
 like = jax.eval_shape(lambda: params)
+state_like = {"batch_stats": {"m": jax.ShapeDtypeStruct((16,), jnp.float32)}}
 def init(seed):
     jax.random.key(seed)
     return params
 def load(case):
     kw = {"theta0": {"theta0": params}, "params_like": {"params_like": like},
-          "init": {"init": init}}[case["with"]]
+          "init": {"init": init},
+          "state": {"theta0": params, "model_state_like": state_like}}[case["with"]]
     return subspace.load_compressed(case["path"], **kw)
 
 load(manifest["warmup"])  # compiles the legitimate model's draw
@@ -304,6 +308,33 @@ def _bomb_cases(tmp, base):
         ".npy header of z padded to 1 GB",
         _write_zip(tmp / "npy_bomb.npz", [_header_member(base), npy_bomb]),
         r"array 'z': its \.npy header is 1,006,63\d,\d\d\d bytes; at most 10,000",
+    )
+    # Model state: the loader's template (16 float32 numbers) bounds what is read.
+    stats = {"leaves": [["['batch_stats']['m']", [16], "float32"]]}
+    h = _changed(base, model_state=stats, **{"sha256.model_state": "0" * 64})
+    s_bomb = Member("model_state.npy", _npy_prefix((960 * MIB,), np.uint8), mib=960)
+    yield _case(
+        "model_state inflates to 1 GB",
+        _write_zip(tmp / "s_bomb.npz", [_header_member(h), z, s_bomb]),
+        r"array 'model_state' does not match the header: file has uint8 \(1006632960,\), "
+        r"header says uint8 \(64,\)",
+        how="state",
+    )
+    stats = {"leaves": [["['batch_stats']['m']", [240 * MIB], "float32"]]}
+    h = _changed(base, model_state=stats, **{"sha256.model_state": "0" * 64})
+    path = _write_zip(tmp / "s_big.npz", [_header_member(h), z, s_bomb])
+    yield _case(
+        "model_state of 1 GB, header and member agreeing",
+        path,
+        r"model_state leaf shape does not match at \['batch_stats'\]\['m'\]: file has "
+        r"\(251658240,\), model has \(16,\)",
+        how="state",
+    )
+    yield _case(
+        "model_state of 1 GB, no template",
+        path,
+        r"the file stores model state \(1 leaf: \['batch_stats'\]\['m'\]\); pass "
+        r"model_state_like=",
     )
     trailing = Member("z.npy", _npy(np.zeros(4, np.float32)), mib=960)
     yield _case(
@@ -426,6 +457,8 @@ def _bad(tmp_path, header, match, **load):
         ({"options.shared_input": 1}, r"'options\.shared_input' must be true or false"),
         ({"theta0.dtype": "int32"}, r"'theta0\.dtype' must be a floating-point dtype"),
         ({"leaves": [["w", [-1], "float32"]]}, r"'leaves' has a bad entry"),
+        # 65 dimensions: more than numpy has; 70,000 would cost seconds of multiplying.
+        ({"leaves": [["w", [1] * 64 + [45], "float32"]]}, r"'leaves' has a bad entry"),
         ({"sha256": {"theta0": "x", "P": "y", "theta": "z"}}, r"'sha256\.theta0' must be"),
         ({"library_version": 1}, r"'library_version' must be a string"),
         ({"extra": json.loads("[" * 80 + "]" * 80)}, r"'extra' is nested deeper than 64"),
@@ -530,3 +563,78 @@ def test_save_refuses_a_header_over_the_cap(tmp_path):
     with pytest.raises(ValueError, match=r"header field 'extra' is nested deeper than 64"):
         subspace.save_compressed(tmp_path / "m.npz", sub, sub.zeros(), key=KEY, extra=deep)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------- model state
+
+
+STATE = {"count": np.array([3, 4], np.uint32), "mean": np.array([1.5, -2.0, 0.25], np.float32)}
+
+
+def _saved_with_state(tmp_path):
+    """The header and the model-state array of a file with STATE; its z is zeros."""
+    sub = subspace.wrap(PARAMS, 7, key=KEY)
+    path = subspace.save_compressed(
+        tmp_path / "m.npz", sub, sub.zeros(), key=KEY, model_state=STATE
+    )
+    with np.load(path, allow_pickle=False) as f:
+        raw = f["model_state"]
+    return _header(path), raw
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"model_state": "x"}, r"'model_state' must be null or an object with leaves"),
+        ({"model_state": {}}, r"'model_state' must be null or an object with leaves"),
+        ({"model_state.leaves": {}}, r"'model_state\.leaves' must be a list of \[name, shape"),
+        (
+            {"model_state.leaves": [["['count']", [2], "object"], ["['mean']", [3], "float32"]]},
+            r"'model_state\.leaves' has a bad entry list \[.*'object'\] \(expected \[name, shape, "
+            r"dtype\] with dtype one of \['bool', .*'float64'\]",
+        ),
+        (
+            {"model_state.leaves": [["['count']", [1] * 65, "uint32"]]},
+            r"'model_state\.leaves' has a bad entry",
+        ),
+        (
+            {"model_state.leaves": [["['count']", [2**41], "uint32"]]},
+            r"'model_state\.leaves' has a bad entry",
+        ),
+        ({"sha256.model_state": None}, r"'sha256\.model_state' must be a 64-digit hex string"),
+    ],
+)
+def test_model_state_header_is_validated_by_name(tmp_path, changes, match):
+    header, raw = _saved_with_state(tmp_path)
+    path = _file(tmp_path / "bad.npz", _changed(header, **changes), model_state=raw)
+    with pytest.raises(ValueError, match=match):
+        subspace.load_compressed(path, theta0=PARAMS, model_state_like=STATE)
+
+
+def test_model_state_member_must_match_the_header(tmp_path):
+    header, raw = _saved_with_state(tmp_path)
+    assert raw.dtype == np.uint8 and raw.shape == (20,)  # 2 uint32 + 3 float32, their bytes
+    load = {"theta0": PARAMS, "model_state_like": STATE}
+    missing = _file(tmp_path / "missing.npz", header)
+    with pytest.raises(ValueError, match=r"header has model_state but the file lacks a 'model_s"):
+        subspace.load_compressed(missing, **load)
+    orphan = _file(tmp_path / "orphan.npz", _changed(header, model_state=None), model_state=raw)
+    with pytest.raises(ValueError, match=r"header has no model_state but the file has a 'model_"):
+        subspace.load_compressed(orphan, theta0=PARAMS)
+    longer = _file(tmp_path / "long.npz", header, model_state=np.zeros(21, np.uint8))
+    with pytest.raises(ValueError, match=r"'model_state' does not match the header: file has uin"):
+        subspace.load_compressed(longer, **load)
+    floats = _file(tmp_path / "f.npz", header, model_state=raw.view(np.float32))
+    with pytest.raises(ValueError, match=r"file has float32 \(5,\), header says uint8 \(20,\)"):
+        subspace.load_compressed(floats, **load)
+    # Other bytes with a valid CRC (written by hand): refused by the header's sha256.
+    tampered = raw.copy()
+    tampered[0] ^= 1
+    other = _file(tmp_path / "other.npz", header, model_state=tampered)
+    with pytest.raises(ValueError, match=r"sha256 of model_state does not match"):
+        subspace.load_compressed(other, **load)
+    with pytest.raises(ValueError, match=r"sha256 of model_state does not match"):
+        subspace.load_compressed(other, **load, verify=False)  # bytes read, not recomputed
+    good = _file(tmp_path / "good.npz", header, model_state=raw)
+    m = subspace.load_compressed(good, **load)
+    np.testing.assert_array_equal(m.model_state["count"], STATE["count"])

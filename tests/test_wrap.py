@@ -158,3 +158,27 @@ def test_bad_arguments_are_refused_before_any_work():
         sub.params(jnp.ones(3))
     with pytest.raises(TypeError, match="z must have dtype float32"):
         sub.params(jnp.ones(2, jnp.int32))
+
+
+def test_linen_variables_are_refused_with_the_fix():
+    model = CNN()
+    x, _ = _data()
+    variables = model.init(jax.random.key(1), x, train=False)
+    assert set(variables) == {"params", "batch_stats"}
+    message = r'pass variables\["params"\].*batch_stats.*stay outside the subspace'
+    with pytest.raises(TypeError, match=message):
+        subspace.wrap(variables, 10, key=jax.random.key(2))
+    with pytest.raises(TypeError, match=r'pass variables\["params"\]'):
+        subspace.wrap({"params": variables["params"]}, 10, key=jax.random.key(2))
+    # A parameter tree whose top-level module happens to be called "params" is wrapped.
+    params = {"params": {"w": jnp.ones(3)}, "Dense_0": {"kernel": jnp.ones((3, 2))}}
+    assert subspace.wrap(params, 2, key=jax.random.key(0)).D == 9
+    assert subspace.wrap({"params": jnp.ones(4)}, 2, key=jax.random.key(0)).D == 4
+
+    class Holder(nnx.Module):  # NNX: an attribute named params is a parameter tree
+        def __init__(self, rngs):
+            self.params = nnx.Linear(2, 2, rngs=rngs)
+
+    _, state = nnx.split(Holder(nnx.Rngs(0)), nnx.Param)
+    assert set(state) == {"params"}
+    assert subspace.wrap(state, 2, key=jax.random.key(0)).D == 6
