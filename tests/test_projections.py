@@ -4,6 +4,7 @@ import functools
 
 import chex
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -123,6 +124,290 @@ def test_vmap_over_keys(case):
     assert deltas.shape == (3, D)
     one = proj.init(jax.random.split(jax.random.key(0), 3)[1])
     np.testing.assert_allclose(deltas[1], proj.apply(one, jnp.ones(d)), rtol=1e-6, atol=1e-6)
+
+
+# --- forward mode and higher derivatives, against the materialised P --------------------
+#
+# f(z) = w·sin(y) + ½(u·y)² with y = P z: ∇f = Pᵀ(w∘cos y + u(u·y)) and
+# ∇²f = Pᵀ (diag(−w∘sin y) + u uᵀ) P, computed in float64 from the columns P e_j.
+
+
+def scalar_fn(apply, state, w, u):
+    """f(z) = w·sin(P z) + ½(u·P z)², a nonlinear scalar function of P z."""
+
+    def f(z):
+        y = apply(state, z)
+        return jnp.dot(w, jnp.sin(y)) + 0.5 * jnp.dot(u, y) ** 2
+
+    return f
+
+
+def expected_derivatives(P, z, w, u):
+    """(∇f, ∇²f) of :func:`scalar_fn` at z, in float64 from the matrix P."""
+    P, z, w, u = (np.asarray(a, np.float64) for a in (P, z, w, u))
+    y = P @ z
+    grad = P.T @ (w * np.cos(y) + u * (u @ y))
+    hessian = P.T @ (np.diag(-w * np.sin(y)) + np.outer(u, u)) @ P
+    return grad, hessian
+
+
+def hvp(f, z, v):
+    """Forward-over-reverse Hessian-vector product ∇²f(z) v."""
+    return jax.jvp(jax.grad(f), (z,), (v,))[1]
+
+
+def ad_inputs(D, d, seed=5):
+    z, v = jax.random.normal(jax.random.key(seed), (2, d))
+    w, u = jax.random.normal(jax.random.key(seed + 1), (2, D))
+    return z, v, w, u
+
+
+def assert_close(actual, expected):
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_jvp_and_linearize_are_P(case):
+    _, D, d, proj, state = case
+    P = materialise(proj, state, d)
+    z, v, _, _ = ad_inputs(D, d)
+    apply = functools.partial(proj.apply, state)
+    for jvp in (jax.jvp, jax.jit(jax.jvp, static_argnums=0)):
+        primal, tangent = jvp(apply, (z,), (v,))
+        assert_close(primal, P @ np.asarray(z, np.float64))
+        assert_close(tangent, P @ np.asarray(v, np.float64))
+    primal, f_jvp = jax.linearize(apply, z)
+    assert_close(primal, P @ np.asarray(z, np.float64))
+    assert_close(f_jvp(v), P @ np.asarray(v, np.float64))
+    assert_close(jax.jit(f_jvp)(2.0 * v), 2.0 * P @ np.asarray(v, np.float64))
+
+
+def test_jacfwd_and_jacrev_are_P(case):
+    _, D, d, proj, state = case
+    P = materialise(proj, state, d)
+    z = ad_inputs(D, d)[0]
+    assert_close(jax.jit(jax.jacfwd(proj.apply, argnums=1))(state, z), P)
+    assert_close(jax.jit(jax.jacrev(proj.apply, argnums=1))(state, z), P)
+    transpose = jax.linear_transpose(functools.partial(proj.apply, state), z)
+    g = ad_inputs(D, d)[2]
+    assert_close(transpose(g)[0], P.T @ np.asarray(g, np.float64))
+
+
+def test_hessian_and_forward_over_reverse_hvp(case):
+    _, D, d, proj, state = case
+    P = materialise(proj, state, d)
+    z, v, w, u = ad_inputs(D, d)
+    grad, hessian = expected_derivatives(P, z, w, u)
+    f = scalar_fn(proj.apply, state, w, u)
+    assert_close(jax.jit(jax.grad(f))(z), grad)
+    assert_close(jax.jit(jax.hessian(f))(z), hessian)
+    assert_close(jax.jit(hvp, static_argnums=0)(f, z, v), hessian @ np.asarray(v, np.float64))
+    # Reverse over forward too: the gradient of a directional derivative.
+    rof = jax.grad(lambda z: jax.jvp(f, (z,), (v,))[1])(z)
+    assert_close(rof, hessian @ np.asarray(v, np.float64))
+
+
+def test_forward_mode_under_vmap_over_z_and_over_keys(case):
+    _, D, d, proj, state = case
+    zs, vs = jax.random.normal(jax.random.key(8), (2, 3, d))
+    _, _, w, u = ad_inputs(D, d)
+    P = materialise(proj, state, d)
+
+    @jax.jit
+    def over_z(zs, vs):  # one state, a batch of points
+        f = scalar_fn(proj.apply, state, w, u)
+        return jax.vmap(lambda z, v: (jax.jvp(f, (z,), (v,))[1], hvp(f, z, v)))(zs, vs)
+
+    directional, hvps = over_z(zs, vs)
+    for i in range(3):
+        grad, hessian = expected_derivatives(P, zs[i], w, u)
+        assert_close(directional[i], grad @ np.asarray(vs[i], np.float64))
+        assert_close(hvps[i], hessian @ np.asarray(vs[i], np.float64))
+
+    keys = jax.random.split(jax.random.key(9), 3)
+
+    @jax.jit
+    def over_keys(keys, zs, vs):  # the state batched too: jit∘vmap∘grad as in a sweep
+        def one(key, z, v):
+            s = proj.init(key)
+            f = scalar_fn(proj.apply, s, w, u)
+            tangent = jax.jvp(functools.partial(proj.apply, s), (z,), (v,))[1]
+            return tangent, jax.grad(f)(z), hvp(f, z, v), jax.jacfwd(proj.apply, 1)(s, z)
+
+        return jax.vmap(one)(keys, zs, vs)
+
+    tangents, grads, hvps, jacobians = over_keys(keys, zs, vs)
+    for i, key in enumerate(keys):
+        P_i = materialise(proj, proj.init(key), d)
+        grad, hessian = expected_derivatives(P_i, zs[i], w, u)
+        assert_close(tangents[i], P_i @ np.asarray(vs[i], np.float64))
+        assert_close(grads[i], grad)
+        assert_close(hvps[i], hessian @ np.asarray(vs[i], np.float64))
+        assert_close(jacobians[i], P_i)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_mode_in_float64(name):
+    with jax.enable_x64(True):
+        D, d = 50, 5
+        proj = factory(name)(D, d, dtype=jnp.float64)
+        state = proj.init(jax.random.key(0))
+        P = materialise(proj, state, d)
+        z, v = jax.random.normal(jax.random.key(1), (2, d), jnp.float64)
+        w, u = jax.random.normal(jax.random.key(2), (2, D), jnp.float64)
+        f = scalar_fn(proj.apply, state, w, u)
+        grad, hessian = expected_derivatives(P, z, w, u)
+        tight = {"rtol": 1e-10, "atol": 1e-12}
+        np.testing.assert_allclose(jax.jacfwd(proj.apply, 1)(state, z), P, **tight)
+        np.testing.assert_allclose(jax.jit(jax.hessian(f))(z), hessian, **tight)
+        np.testing.assert_allclose(jax.jit(hvp, static_argnums=0)(f, z, v), hessian @ v, **tight)
+        np.testing.assert_allclose(jax.grad(f)(z), grad, **tight)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_derivatives_through_wrap_params(name):
+    """jvp, jacfwd, linearize, hessian and HVPs of a loss of ``wrap(...).params(z)``, under
+    jit and vmap over keys, against the same loss of θ0 + P z with P materialised."""
+    options = {"shared_input": True} if name == "fastfood-shared" else {}
+    kind = name.split("-")[0]
+    params = {"w": jax.random.normal(jax.random.key(0), (3, 4)), "b": jnp.full((4,), 0.1)}
+    x = jax.random.normal(jax.random.key(1), (6, 3))
+    d = 5
+
+    def loss(p):
+        return jnp.mean(jnp.tanh(x @ p["w"] + p["b"]) ** 2)
+
+    with jax.enable_x64(True):
+        _, unravel = jax.flatten_util.ravel_pytree(  # subspace.ravel's order
+            jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
+        )
+
+    @jax.jit
+    def expected(P, theta0, z, v):
+        """The same derivatives of the loss of θ0 + P z with the matrix P (call in float64)."""
+
+        def f(z):
+            p = unravel(theta0 + P @ z)
+            return jnp.mean(jnp.tanh(x.astype(P.dtype) @ p["w"] + p["b"]) ** 2)
+
+        jvp = jax.jvp(f, (z,), (v,))[1]
+        # d(θ0 + P z) along v, by jvp and by linearize, and its Jacobian by jacfwd: P v, P v, P
+        return jvp, jax.grad(f)(z), jax.hessian(f)(z), hvp(f, z, v), P @ v, P @ v, P
+
+    def reference(sub, z, v):
+        P = np.asarray(jax.vmap(sub.delta)(jnp.eye(d))).T  # float32, column by column
+        with jax.enable_x64(True):
+            args = (P, sub.theta0, z, v)
+            return [np.asarray(a) for a in expected(*(jnp.asarray(a, jnp.float64) for a in args))]
+
+    def derivatives(sub, z, v):
+        f = lambda z: loss(sub.params(z))  # noqa: E731
+        _, lin = jax.linearize(sub.params, z)
+        assert jax.tree.structure(lin(v)) == jax.tree.structure(params)
+        assert jax.jacfwd(sub.params)(z)["w"].shape == (3, 4, d)
+        return (
+            jax.jvp(f, (z,), (v,))[1],
+            jax.grad(f)(z),
+            jax.hessian(f)(z),
+            hvp(f, z, v),
+            jax.jvp(sub.flat, (z,), (v,))[1],
+            jax.linearize(sub.flat, z)[1](v),
+            jax.jacfwd(sub.flat)(z),
+        )
+
+    sub = subspace.wrap(params, d, projection=kind, key=jax.random.key(2), **options)
+    z, v = jax.random.normal(jax.random.key(3), (2, d))
+    got = jax.jit(derivatives)(sub, z, v)
+    for a, b in zip(got, reference(sub, z, v), strict=True):
+        assert_close(a, b)
+
+    keys = jax.random.split(jax.random.key(4), 2)
+    subs = jax.vmap(lambda k: subspace.wrap(params, d, projection=kind, key=k, **options))(keys)
+    got = jax.jit(jax.vmap(derivatives, in_axes=(0, None, None)))(subs, z, v)
+    for i, key in enumerate(keys):
+        one = subspace.wrap(params, d, projection=kind, key=key, **options)
+        for a, b in zip(got, reference(one, z, v), strict=True):
+            assert_close(a[i], b)
+
+
+@pytest.mark.parametrize("D,d", [(6, 4), (4, 6), (5, 5)])
+def test_linear_map_has_every_derivative_of_its_matrix(D, d):
+    """linear_map(forward, transpose) on a weighted selection P z = w ∘ z[idx] (any D, d):
+    jvp, jacfwd, grad, hessian and HVP are those of the matrix; reverse mode runs
+    ``transpose`` (here deliberately 2× too large, to see which function ran)."""
+    from subspace.projections import linear_map
+
+    idx = jnp.arange(D) % d  # row i of P picks z[i mod d]
+    weights = jnp.linspace(0.5, 1.5, D)
+    P = np.zeros((D, d))
+    P[np.arange(D), np.asarray(idx)] = np.asarray(weights)
+
+    def forward(s, z):
+        return s[1] * z[s[0]]
+
+    def transpose(s, g):  # Pᵀ g (a scatter-add), doubled: see above
+        return 2.0 * jnp.zeros(d, g.dtype).at[s[0]].add(s[1] * g)
+
+    apply = linear_map(forward, transpose)
+    state = (idx, weights)
+    z, v = jax.random.normal(jax.random.key(0), (2, d))
+    _, _, w, u = ad_inputs(D, d)
+    f = scalar_fn(apply, state, w, u)
+    grad, hessian = expected_derivatives(P, z, w, u)
+    assert_close(apply(state, z), P @ np.asarray(z, np.float64))
+    assert_close(jax.jvp(functools.partial(apply, state), (z,), (v,))[1], P @ np.asarray(v))
+    assert_close(jax.jacfwd(apply, 1)(state, z), P)
+    assert_close(jax.jacrev(apply, 1)(state, z), 2.0 * P)  # the given transpose ran
+    assert_close(jax.jit(jax.grad(f))(z), 2.0 * grad)
+    # Forward mode never calls transpose: the Hessian by forward-over-forward is exact;
+    # by forward-over-reverse it is 2x (one reverse pass).
+    assert_close(jax.jacfwd(jax.jacfwd(f))(z), hessian)
+    assert_close(hvp(f, z, v), 2.0 * hessian @ np.asarray(v, np.float64))
+    states = (jnp.stack([idx, idx[::-1]]), jnp.stack([weights, -weights[::-1]]))
+    batched = jax.jit(jax.vmap(jax.jacfwd(apply, 1), in_axes=(0, None)))(states, z)
+    assert_close(batched[0], P)
+    assert_close(batched[1], -P[::-1])
+
+
+def test_linear_map_checks_the_shapes_of_forward_and_transpose():
+    from subspace.projections import linear_map
+
+    z = jnp.ones(3)
+    with pytest.raises(ValueError, match=r"transpose must return z's shape \(3,\)"):
+        linear_map(lambda s, z: jnp.tile(z, 2), lambda s, g: g)(None, z)
+    with pytest.raises(ValueError, match="forward must return a vector"):
+        linear_map(lambda s, z: jnp.outer(z, z), lambda s, g: g[0])(None, z)
+    with pytest.raises(ValueError, match=r"z must be a vector of shape \(d,\)"):
+        linear_map(lambda s, z: z, lambda s, g: g)(None, jnp.ones((2, 3)))
+
+
+@pytest.mark.parametrize("name", ["fastfood", "fastfood-shared"])
+def test_fastfood_grad_is_the_explicit_transpose_without_scatter(name):
+    """Reverse mode runs the hand-written Bᵀ H Πᵀ G H c (a gather by Π⁻¹): no scatter in the
+    gradient's program, nor in a forward-over-reverse HVP or under vmap over states."""
+    D, d = 100, 7
+    proj, state = _build(name, D, d)
+    z, v, w, u = ad_inputs(D, d)
+    f = scalar_fn(proj.apply, state, w, u)
+    keys = jax.random.split(jax.random.key(1), 2)
+    programs = [  # traced, not compiled
+        jax.make_jaxpr(jax.grad(f))(z),
+        jax.make_jaxpr(lambda z: hvp(f, z, v))(z),
+        jax.make_jaxpr(jax.vmap(lambda k: jax.grad(scalar_fn(proj.apply, proj.init(k), w, u))(z)))(
+            keys
+        ),
+    ]
+    for program in programs:
+        assert "gather" in str(program)
+        assert "scatter" not in str(program)
+
+
+def test_fastfood_state_gets_a_zero_gradient():
+    """P is a constant of the model: the gradient with respect to its state is zero."""
+    D, d = 100, 7
+    proj, state = _build("fastfood", D, d)
+    z, _, w, u = ad_inputs(D, d)
+    g = jax.grad(lambda G: scalar_fn(proj.apply, state._replace(G=G), w, u)(z))(state.G)
+    np.testing.assert_array_equal(g, np.zeros_like(state.G))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -300,3 +585,33 @@ def test_fastfood_block_size_reproduces_a_wider_projection():
     for bad in (4, 24, 0):
         with pytest.raises(ValueError, match="block_size must be a power of two >= d = 6"):
             subspace.fastfood(D, 6, block_size=bad)
+
+
+def test_block_size_for_is_the_next_power_of_two():
+    from subspace.projections import block_size_for
+
+    widths = (1, 2, 3, 4, 5, 750, 1024, 1025)
+    assert [block_size_for(w) for w in widths] == [1, 2, 4, 4, 8, 1024, 1024, 2048]
+    assert block_size_for(np.int64(199_210)) == 2**18
+    with pytest.raises(ValueError, match="width must be an integer >= 1; got 0"):
+        block_size_for(0)
+    with pytest.raises(TypeError, match="width must be an integer"):
+        block_size_for(2.0)
+    # fastfood's default block is block_size_for(d).
+    assert subspace.fastfood(300, 20).init(jax.random.key(0)).B.shape == (10, 32)
+
+
+def test_fastfood_block_size_is_bounded_by_one_block_for_all_of_D():
+    """d <= block_size <= 2^ceil(log2 D): a bigger block only pads zeros (and allocates)."""
+    D, d = 300, 6  # 2^ceil(log2 300) = 512
+    one_block = subspace.fastfood(D, d, block_size=512)  # the original code's single block
+    assert one_block.init(jax.random.key(0)).B.shape == (1, 512)
+    allowed = r"\(allowed: a power of two from 8 to 512 = 2\^ceil\(log2 D\), D = 300\)"
+    for bad in (1024, 2**28):  # 2^28 would allocate gigabytes: refused before anything
+        with pytest.raises(ValueError, match=rf"block_size must be <= .* = 512 .*{allowed}"):
+            subspace.fastfood(D, d, block_size=bad)
+    with pytest.raises(ValueError, match=rf"power of two >= d = 6; got 24 {allowed}"):
+        subspace.fastfood(D, d, block_size=24)
+    subspace.fastfood(5, 5, block_size=8)  # d = D = 5: 8 is both bounds
+    with pytest.raises(ValueError, match="from 8 to 8"):
+        subspace.fastfood(5, 5, block_size=16)

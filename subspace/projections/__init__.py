@@ -2,7 +2,8 @@
 
 from subspace.projections.base import Projection
 from subspace.projections.dense import dense
-from subspace.projections.fastfood import fastfood
+from subspace.projections.fastfood import block_size_for, fastfood
+from subspace.projections.linear import linear_map
 from subspace.projections.sparse import sparse
 
 PROJECTIONS = {
@@ -14,7 +15,9 @@ PROJECTIONS = {
 __all__ = [
     "PROJECTIONS",
     "Projection",
+    "block_size_for",
     "dense",
     "fastfood",
+    "linear_map",
     "sparse",
 ]

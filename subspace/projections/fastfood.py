@@ -18,8 +18,28 @@ from subspace.projections.base import (
     check_key,
     check_z,
 )
+from subspace.projections.linear import linear_map
 
-__all__ = ["FastfoodState", "fastfood"]
+__all__ = ["FastfoodState", "block_size_for", "fastfood"]
+
+
+def block_size_for(width: int) -> int:
+    """Fastfood's block size for z of length ``width``: L = 2^ceil(log2 width), the least
+    power of two >= width (1 for width 1).
+
+    This is the default block size of ``fastfood(D, d)`` (``width = d``), the one a sweep
+    padded to width W uses for every member (``width = W``), and, with ``width = D``, the
+    single block of the original intrinsic-dimension code (the largest block ``fastfood``
+    accepts).
+
+    Example:
+      >>> block_size_for(750), block_size_for(1024), block_size_for(1025)
+      (1024, 1024, 2048)
+    """
+    width = _as_int("width", width)
+    if width < 1:
+        raise ValueError(f"block_size_for: width must be an integer >= 1; got {width}")
+    return 1 << (width - 1).bit_length()
 
 
 class FastfoodState(NamedTuple):
@@ -60,15 +80,22 @@ def fastfood(
     B is stored as int8 and the permutations as int16 while L <= 2^15 (int32 above), so the
     state takes about 9 bytes per parameter with a float32 G (the values, and so P, are the
     same as with float B and int32 indices).
-    The backward pass is the explicit transpose Bᵀ H Πᵀ G H c (a gather by Π⁻¹ instead of
-    the scatter that autodiff of a gather produces).
+    Derivatives (:func:`subspace.projections.linear.linear_map`): P z is linear in z, so
+    forward mode (``jax.jvp``, ``jacfwd``, ``linearize``, Hessians, forward-over-reverse
+    Hessian-vector products) runs P itself on the tangent, and reverse mode runs the
+    explicit transpose Pᵀ g = Σ_b B_b H Π_bᵀ G_b H c_b g_b (a gather by Π⁻¹ instead of the
+    scatter that autodiff of a gather produces), under ``jit`` and ``vmap`` (over z, over
+    the state, or both). The state is a constant: its gradient is zero.
 
     Args:
       D: number of parameters, the output dimension.
       d: subspace dimension, 1 <= d <= D.
-      block_size: L, a power of two >= d; default 2^ceil(log2 d). A sweep that pads z to a
-        common width W uses L = 2^ceil(log2 W) for every member: build the same member alone
-        with ``fastfood(D, d, block_size=L)``.
+      block_size: L, a power of two with d <= L <= 2^ceil(log2 D); default
+        ``block_size_for(d)`` = 2^ceil(log2 d). A sweep that pads z to a common width W uses
+        L = ``block_size_for(W)`` for every member: build the same member alone with
+        ``fastfood(D, d, block_size=L)``. ``block_size_for(D)`` is the original code's one
+        block; a larger block would only pad more zeros (and allocate up to L numbers per
+        block), so it is refused.
       dtype: floating dtype of the state, of z and of the output.
       fwht_method: the Walsh–Hadamard algorithm, ``"kronecker"`` (default, faster) or
         ``"butterfly"`` (the only one before version 0.2; the two agree to float rounding,
@@ -89,12 +116,7 @@ def fastfood(
     """
     D, d = check_dims(D, d)
     dtype = check_dtype(dtype)
-    if block_size is None:
-        L = 1 << (d - 1).bit_length()
-    else:
-        L = _as_int("block_size", block_size)
-        if L < d or L & (L - 1):
-            raise ValueError(f"fastfood: block_size must be a power of two >= d = {d}; got {L}")
+    L = block_size_for(d) if block_size is None else _check_block_size(block_size, D, d)
     if not isinstance(shared_input, bool):
         raise TypeError(f"fastfood: shared_input must be True or False; got {shared_input!r}")
     if fwht_method not in METHODS:
@@ -137,21 +159,27 @@ def fastfood(
             return (state.B[0].astype(g.dtype) * H(jnp.sum(x, axis=0)))[:d]
         return jnp.sum(state.B.astype(g.dtype) * H(x), axis=0)[:d]
 
-    @jax.custom_vjp
-    def project(state: FastfoodState, z: jax.Array) -> jax.Array:
-        return forward(state, z)
-
-    def project_fwd(state, z):
-        return forward(state, z), state
-
-    def project_bwd(state, g):
-        # P is a constant of the model: None is a zero cotangent for the random state.
-        return None, transpose(state, g)
-
-    project.defvjp(project_fwd, project_bwd)
+    project = linear_map(forward, transpose)  # jvp: forward; transpose: the gather above
 
     def apply(state: FastfoodState, z: jax.Array) -> jax.Array:
         check_z(z, d, dtype, "fastfood.apply")
         return project(state, z)
 
     return Projection(jax.jit(init), jax.jit(apply))
+
+
+def _check_block_size(block_size: object, D: int, d: int) -> int:  # noqa: N803
+    """block_size as an int, or raises unless it is a power of two in [d, 2^ceil(log2 D)]."""
+    L = _as_int("block_size", block_size)  # noqa: N806 -- the paper's symbol
+    lo, hi = block_size_for(d), block_size_for(D)
+    allowed = f"allowed: a power of two from {lo} to {hi} = 2^ceil(log2 D), D = {D}"
+    if L < d or L & (L - 1):
+        raise ValueError(
+            f"fastfood: block_size must be a power of two >= d = {d}; got {L} ({allowed})"
+        )
+    if L > hi:
+        raise ValueError(
+            f"fastfood: block_size must be <= 2^ceil(log2 D) = {hi} (one block for all "
+            f"D = {D} rows; a larger block only pads zeros); got {L} ({allowed})"
+        )
+    return L
