@@ -21,37 +21,25 @@ projection, e.g. ``fastfood: d_int100 = 10``. Mistakes in flags or files print o
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import hashlib
-import io
-import json
+import dataclasses
 import math
-import os
-import shutil
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import jax
 import numpy as np
-from tqdm import tqdm
 
 from experiments import config as configs
 from experiments.data.paths import DATA_DIR_ENV
-from experiments.io import atomic_write_bytes, atomic_write_json, read_json
 from experiments.plots import plot_sweep
-from subspace.checkpoint import CheckpointError, GroupCheckpoint
-from subspace.intrinsic import bootstrap_d_int, d_int, mean_by_d, search
-from subspace.loop import train_group
-from subspace.memory import default_budget, group_size, program_bytes
+from subspace.checkpoint import CheckpointError
+from subspace.loop import Data
+from subspace.measurement import SweepError, _Measurement
 from subspace.projections import PROJECTIONS
-from subspace.sharding import member_mesh
-from subspace.sweep import make_baseline, make_sweep
+from subspace.results import SCHEMA_VERSION, SweepResult
 
-SCHEMA_VERSION = 2
-REFINE_K = 4
+__all__ = ["SCHEMA_VERSION", "Settings", "UserError", "build_parser", "main", "parse_dims"]
+
 MAX_DIMS = 1000  # values of d one command may ask for
 RUNS = Path("runs")  # default parent of --out: users' runs, git-ignored
 
@@ -169,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--refine",
         action="store_true",
-        help=f"narrow d_int with {REFINE_K}-section passes inside the bracket",
+        help="narrow d_int with 4-section passes inside the bracket",
     )
     parser.add_argument("--smoke", action="store_true", help="the config's tiny test mode")
     parser.add_argument(
@@ -208,81 +196,124 @@ def build_parser() -> argparse.ArgumentParser:
 # --- the run -----------------------------------------------------------------------------
 
 
-class Run:
-    """One invocation: the experiment, its settings, and the results on disk.
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What one command asks for: the config, overridden by the flags."""
 
-    Everything a flag or a file can get wrong is checked here, before any training: the
-    config, the grid, the output folder, earlier results in it, the batch size against
-    the data set, and the data themselves.
-    """
+    exp: configs.Experiment
+    dims: tuple[int, ...]
+    seeds: tuple[int, ...]
+    projections: tuple[str, ...]
+    steps: int
+    epochs: int | None
+    batch_size: int | None
+    lr: float
+    baseline_lr: float | None
+    out: Path
+    resume: bool
+    overwrite: bool
+    refine: bool
+    smoke: bool
+    data_dir: str | None
+    download: bool
+    budget_bytes: int | None
+    checkpoint_every: int
+    per_member_shuffle: bool
 
-    def __init__(self, args: argparse.Namespace, *, load_data: bool = True):
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Settings:
+        """Checks the flags against the config; a mistake is a :class:`UserError`."""
         try:
             exp = configs.load(args.config, smoke=args.smoke)
         except ValueError as e:
             raise UserError(e) from None
-        self.exp = exp
-        self.dims = args.dims or list(exp.dims)
-        self.seeds = list(range(args.seed, args.seed + (args.seeds or exp.seeds)))
-        if args.projection == "all":
-            self.projections = list(PROJECTIONS)
-        else:
-            self.projections = [args.projection] if args.projection else list(exp.projections)
-        self.lr = args.lr or exp.lr
-        self.baseline_lr = (
-            (args.baseline_lr or exp.baseline_lr or self.lr) if exp.baseline else None
-        )
-        self.batch_size = args.batch_size or exp.batch_size
-        self.args = args
-        self.out = args.out or RUNS / (exp.name + ("_smoke" if args.smoke else ""))
-        params, _ = jax.eval_shape(exp.task.init, jax.random.key(0))
-        self.D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
-        if self.dims[-1] > self.D:
-            raise UserError(f"--dims values must be <= D = {self.D}; got {self.dims[-1]}")
         if exp.data is not None and args.steps:
             raise UserError("--steps is for full-batch configs; use --epochs")
         if exp.data is None and (args.epochs or args.batch_size):
             raise UserError(f"{exp.name} is full-batch: use --steps, not --epochs/--batch-size")
+        batch_size = args.batch_size or exp.batch_size
+        epochs = None if exp.data is None else (args.epochs or exp.epochs)
         if exp.data is None:
-            self.steps = args.steps or exp.steps
+            steps = args.steps or exp.steps
         else:
-            if self.batch_size > exp.train_size:
+            if batch_size > exp.train_size:
                 raise UserError(
                     f"--batch-size must be <= the {exp.train_size:,} training examples of "
-                    f"{exp.name}; got {self.batch_size}"
+                    f"{exp.name}; got {batch_size}"
                 )
-            self.steps = (args.epochs or exp.epochs) * (exp.train_size // self.batch_size)
-        check_out(self.out)
-        self.mesh = member_mesh()
-        self.budget = int(args.budget_mb * 2**20) if args.budget_mb else default_budget()
-        self.config = {
-            "name": exp.name,
-            "smoke": args.smoke,
-            "D": self.D,
-            "dims": self.dims,
-            "seeds": self.seeds,
-            "projections": self.projections,
-            "steps": self.steps,
-            "epochs": None if exp.data is None else (args.epochs or exp.epochs),
-            "batch_size": None if exp.data is None else self.batch_size,
-            "lr": self.lr,
-            "baseline_lr": self.baseline_lr,
-            "metric": exp.metric,
-            "higher_is_better": exp.higher_is_better,
-            "threshold": exp.threshold,
-            "fraction": exp.fraction,
-            "shuffle_seed": exp.shuffle_seed,
-            "per_member_shuffle": args.per_member_shuffle,
-            "refine": args.refine,
-        }
-        self.results_path = self.out / "results.json"
-        self.members, self.baseline, self.timings = self._load_previous()
-        self.data = self._load_data() if exp.data is not None and load_data else None
+            steps = epochs * (exp.train_size // batch_size)
+        if args.projection == "all":
+            projections = tuple(PROJECTIONS)
+        else:
+            projections = (args.projection,) if args.projection else tuple(exp.projections)
+        lr = args.lr or exp.lr
+        return cls(
+            exp=exp,
+            dims=tuple(args.dims or exp.dims),
+            seeds=tuple(range(args.seed, args.seed + (args.seeds or exp.seeds))),
+            projections=projections,
+            steps=steps,
+            epochs=epochs,
+            batch_size=None if exp.data is None else batch_size,
+            lr=lr,
+            baseline_lr=(args.baseline_lr or exp.baseline_lr or lr) if exp.baseline else None,
+            out=args.out or RUNS / (exp.name + ("_smoke" if args.smoke else "")),
+            resume=args.resume,
+            overwrite=args.overwrite,
+            refine=args.refine,
+            smoke=args.smoke,
+            data_dir=args.data_dir,
+            download=args.download,
+            budget_bytes=int(args.budget_mb * 2**20) if args.budget_mb else None,
+            checkpoint_every=args.checkpoint_every,
+            per_member_shuffle=args.per_member_shuffle,
+        )
 
-    def _load_data(self):
-        exp, args = self.exp, self.args
+    def measurement(self, progress=True):
+        """The library's measurement of these settings, checked (no data read yet)."""
+        exp = self.exp
         try:
-            data = exp.data(args.data_dir, args.download)
+            return _Measurement(
+                exp.task,
+                dims=list(self.dims),
+                optimizer=exp.optimizer(self.lr),
+                seeds=list(self.seeds),
+                data=None if exp.data is None else self.load_data,
+                steps=self.steps,
+                epochs=None,
+                batch_size=self.batch_size,
+                projections=list(self.projections),
+                baseline=None if self.baseline_lr is None else exp.optimizer(self.baseline_lr),
+                metric=exp.metric,
+                metric_fn=exp.metric_fn,
+                higher_is_better=exp.higher_is_better,
+                fraction=exp.fraction,
+                threshold=exp.threshold,
+                out=self.out,
+                resume=self.resume,
+                overwrite=self.overwrite,
+                refine=self.refine,
+                name=exp.name,
+                meta={
+                    "smoke": self.smoke,
+                    "epochs": self.epochs,
+                    "lr": self.lr,
+                    "baseline_lr": self.baseline_lr,
+                },
+                shuffle_seed=exp.shuffle_seed,
+                per_member_shuffle=self.per_member_shuffle,
+                budget_bytes=self.budget_bytes,
+                checkpoint_every=self.checkpoint_every,
+                progress=progress,
+            )
+        except ValueError as e:
+            raise UserError(str(e).removeprefix("measure: ")) from None
+
+    def load_data(self) -> Data:
+        """The config's data, checked against its size (called after every other check)."""
+        exp = self.exp
+        try:
+            data = exp.data(self.data_dir, self.download)
         except (OSError, ValueError) as e:
             raise UserError(
                 f"{exp.name}: the data could not be loaded: {_one_line(e)} (give the folder "
@@ -296,292 +327,6 @@ class Run:
             )
         return data
 
-    # results on disk
-
-    def _load_previous(self) -> tuple[list, list, dict]:
-        """Finished members of an earlier run with the same config (--resume), else none.
-
-        Results already in --out are never replaced without --overwrite, and a corrupt
-        file, or one written with another config, is refused, never overwritten.
-        """
-        if self.args.overwrite:
-            shutil.rmtree(self.out / "checkpoints", ignore_errors=True)
-            return [], [], {}
-        checkpoints = self.out / "checkpoints"
-        in_flight = checkpoints.is_dir() and any(checkpoints.iterdir())
-        if not self.args.resume and (self.results_path.exists() or in_flight):
-            what = "results" if self.results_path.exists() else "an unfinished group's checkpoint"
-            raise UserError(
-                f"{self.out} already holds {what}: --resume continues that run, --overwrite "
-                "discards it and starts again (or choose another --out)"
-            )
-        if not self.results_path.exists():
-            return [], [], {}
-        fix = "choose another --out, or --overwrite to discard it"
-        try:
-            previous = read_json(self.results_path)
-        except (OSError, ValueError) as e:
-            raise UserError(f"{_one_line(e)}; {fix}") from None
-        if not isinstance(previous, dict) or previous.get("schema_version") != SCHEMA_VERSION:
-            raise UserError(
-                f"{self.results_path} is not a results file of schema version "
-                f"{SCHEMA_VERSION}; {fix}"
-            )
-        if previous.get("config") != self.config:
-            old = previous.get("config")
-            old = old if isinstance(old, dict) else {}
-            keys = sorted(
-                k for k in set(old) | set(self.config) if old.get(k) != self.config.get(k)
-            )
-            raise UserError(
-                f"{self.results_path} was written with another config (differs in "
-                f"{', '.join(keys)}); {fix}"
-            )
-        members, baseline = previous.get("members"), previous.get("baseline")
-        for name, records, keys in (
-            ("members", members, ("projection", "d", "seed")),
-            ("baseline", baseline, ("seed",)),
-        ):
-            problem = check_records(records, (*keys, "status", self.exp.metric))
-            if problem:
-                raise UserError(f"{self.results_path}: {name} {problem}; {fix}")
-        return members, baseline, self._load_timings()
-
-    def _load_timings(self) -> dict:
-        """Wall times of the finished groups: cosmetic, so a bad file is only reported."""
-        path = self.out / "timings.json"
-        if not path.exists():
-            return {}
-        try:
-            timings = read_json(path).get("members", {})
-            if not isinstance(timings, dict):
-                raise ValueError("'members' is not an object")
-            return timings
-        except (OSError, ValueError, AttributeError) as e:
-            print(f"warning: {path} is unreadable ({_one_line(e)}); its wall times are dropped")
-            return {}
-
-    def save(self, summary: dict | None = None) -> None:
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "config": self.config,
-            "complete": summary is not None,
-            "baseline": self.baseline,
-            "members": sorted(self.members, key=lambda r: (r["projection"], r["d"], r["seed"])),
-            **(summary or {}),
-        }
-        atomic_write_json(self.results_path, document)
-        atomic_write_json(
-            self.out / "timings.json",
-            {
-                "backend": jax.default_backend(),
-                "devices": len(jax.devices()),
-                "members": self.timings,
-            },
-        )
-
-    # training
-
-    def _records(self, kind, keys, out, width, wall):
-        """One record per member. A diverged member (a NaN/inf loss, or a non-finite
-        metric) keeps no measured value: it can never count as reaching a threshold."""
-        records = []
-        values = np.asarray(self.exp.metric_fn(out), np.float64)
-        for i, key in enumerate(keys):
-            ok = bool(out["finite"][i]) and bool(np.isfinite(values[i]))
-            measured = {
-                name: float(v[i]) if ok and np.isfinite(v[i]) else None
-                for name, v in sorted(out.items())
-                if name not in ("finite", "z")
-            }
-            record = {
-                **key,
-                "width": width,
-                "steps": self.steps,
-                "status": "ok" if ok else "diverged",
-                **measured,
-                self.exp.metric: float(values[i]) if ok else None,
-            }
-            records.append(record)
-            self.timings[f"{kind}/{key.get('d', '-')}/{key['seed']}"] = round(wall, 3)
-        return records
-
-    def _groups(self, sweep, init_args_one, n):
-        """Members per group from a measured one-member step, printed."""
-        state = jax.eval_shape(sweep.init, *init_args_one)
-        state = jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), state)
-        if self.data is None:
-            batch = None
-        else:
-            x, y = self.data.train_x, self.data.train_y
-            batch = (
-                jax.ShapeDtypeStruct((self.batch_size, *x.shape[1:]), x.dtype),
-                jax.ShapeDtypeStruct((self.batch_size,), y.dtype),
-            )
-        per_member = program_bytes(sweep.update, state, batch)
-        data_bytes = 0 if self.data is None else self.data.train_x.nbytes
-        budget = max(self.budget - data_bytes, per_member)
-        devices = self.mesh.devices.size
-        size = group_size(n, per_member, budget, devices)
-        print(
-            f"  memory: {per_member / 2**20:.1f} MB per member (XLA memory analysis of a "
-            f"one-member step), budget {budget / 2**20:.0f} MB per device -> groups of "
-            f"{size} ({math.ceil(n / size)} group(s), {devices} device(s))"
-        )
-        return size
-
-    def train(
-        self, kind: str, sweep, keys: list[dict], init_args: list[np.ndarray], width: int
-    ) -> None:
-        """Trains the members ``keys`` in groups, saving after each group."""
-        n = len(keys)
-        size = self._groups(sweep, [a[:1] for a in init_args], n)
-        with tqdm(
-            total=n * self.steps,
-            unit="member-step",
-            unit_scale=True,
-            desc=kind,
-            leave=False,
-            # In a log file (no terminal) the bar is written every 30 s, not redrawn.
-            mininterval=1 if sys.stderr.isatty() else 30,
-        ) as bar:  # closed (its line cleared) also when a group fails
-            for g, start in enumerate(range(0, n, size)):
-                self._train_group(kind, sweep, keys, init_args, width, size, g, start, bar)
-
-    def _train_group(self, kind, sweep, keys, init_args, width, size, g, start, bar) -> None:
-        """Trains group ``g`` (members ``start .. start + size``), then saves the results."""
-        n = len(keys)
-        t0 = time.perf_counter()
-        sel = slice(start, start + size)
-        # The group's in-flight checkpoint is named after its members, so a resumed
-        # run finds it only for exactly the same group.
-        ident = hashlib.sha256(
-            json.dumps([self.config, keys[sel]], sort_keys=True).encode()
-        ).hexdigest()[:16]
-        checkpoint = GroupCheckpoint(
-            self.out / "checkpoints" / f"{kind}-{ident}",
-            identity={"config": self.config, "kind": kind, "members": keys[sel]},
-        )
-        try:
-            out = train_group(
-                sweep,
-                tuple(a[sel] for a in init_args),
-                steps=self.steps,
-                data=self.data,
-                batch_size=self.batch_size,
-                shuffle_seed=self.exp.shuffle_seed,
-                per_member_shuffle=self.args.per_member_shuffle,
-                group_size=size,
-                mesh=self.mesh,
-                on_steps=bar.update,
-                checkpoint=checkpoint,
-                checkpoint_every=self.args.checkpoint_every,
-            )
-        except CheckpointError as e:
-            raise UserError(f"--resume: {e}") from None
-        wall = time.perf_counter() - t0
-        records = self._records(kind, keys[sel], out, width, wall)
-        if kind == "baseline":
-            self.baseline += records
-        else:
-            self.members += records
-        self.save()
-        checkpoint.clear()
-        with contextlib.suppress(OSError):  # only if no other group's checkpoint is left
-            checkpoint.directory.parent.rmdir()
-        values = [r[self.exp.metric] for r in records if r[self.exp.metric] is not None]
-        best = (max if self.exp.higher_is_better else min)(values) if values else None
-        diverged = sum(r["status"] == "diverged" for r in records)
-        ds = [r["d"] for r in records if "d" in r]
-        span = f", d {min(ds)}..{max(ds)}" if ds else ""
-        tqdm.write(
-            f"  {kind} group {g + 1}/{math.ceil(n / size)}: {len(records)} members"
-            f"{span}, {wall:.1f} s, best {self.exp.metric} "
-            f"{best if best is None else f'{best:.4g}'}, {diverged} diverged"
-        )
-
-    def run_baseline(self) -> float | None:
-        if not self.exp.baseline:
-            return None
-        done = {r["seed"] for r in self.baseline}
-        todo = [s for s in self.seeds if s not in done]
-        if todo:
-            print(f"baseline: full-parameter training, D = {self.D}, seeds {todo}")
-            sweep = make_baseline(self.exp.task, self.exp.optimizer(self.baseline_lr))
-            self.train("baseline", sweep, [{"seed": s} for s in todo], [np.array(todo)], 0)
-        diverged = [r["seed"] for r in self.baseline if r[self.exp.metric] is None]
-        if diverged:
-            raise UserError(
-                f"the full-parameter baseline diverged (seeds {diverged}: NaN/inf loss), so "
-                f"there is no threshold to measure d_int against; lower --baseline-lr "
-                f"(was {self.baseline_lr:g}) and start again with --overwrite"
-            )
-        return float(np.mean([r[self.exp.metric] for r in self.baseline]))
-
-    def run_dims(self, projection: str, dims: Sequence[int]) -> tuple[list[int], list[float]]:
-        """Trains the missing (d, seed) members of ``dims``; returns (ds, values) of all."""
-        done = {(r["d"], r["seed"]) for r in self.members if r["projection"] == projection}
-        todo = [(d, s) for d in dims for s in self.seeds if (d, s) not in done]
-        if todo:
-            width = max(dims)
-            print(
-                f"{projection}: {len(todo)} members, d in {sorted({d for d, _ in todo})}, "
-                f"z padded to {width}"
-            )
-            sweep = make_sweep(
-                self.exp.task, self.exp.optimizer(self.lr), projection=projection, width=width
-            )
-            keys = [{"projection": projection, "d": d, "seed": s} for d, s in todo]
-            init_args = [np.array([d for d, _ in todo]), np.array([s for _, s in todo])]
-            self.train(projection, sweep, keys, init_args, width)
-        rows = [r for r in self.members if r["projection"] == projection and r["d"] in dims]
-        return (
-            [r["d"] for r in rows],
-            [np.nan if r[self.exp.metric] is None else r[self.exp.metric] for r in rows],
-        )
-
-
-def check_out(out: Path) -> None:
-    """Refuses an output folder that cannot be written, before any work."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder")
-    parent = out
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UserError(f"--out {out}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"--out {out}: {parent} is not writable")
-
-
-def check_records(records, keys: Sequence[str]) -> str | None:
-    """What is wrong with a list of result records read from a file, or None."""
-    if not isinstance(records, list):
-        return "is not a list"
-    for i, r in enumerate(records):
-        missing = [k for k in keys if not isinstance(r, dict) or k not in r]
-        if missing:
-            return f"record {i} lacks {', '.join(missing)}"
-        if r["status"] not in ("ok", "diverged") or not all(
-            isinstance(r[k], int) and not isinstance(r[k], bool) for k in keys if k in ("d", "seed")
-        ):
-            return f"record {i} is malformed: {r!r}"
-    return None
-
-
-def write_csv(path: Path, members: list[dict], baseline: list[dict], timings: dict) -> None:
-    """``results.csv``: one row per member (and per baseline seed, projection "baseline")."""
-    rows = [{"projection": "baseline", **r} for r in baseline] + members
-    fields = ["projection", "d", "seed", "width", "steps", "status"]
-    fields += sorted({k for r in rows for k in r} - set(fields)) + ["wall_time_s"]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        key = f"{r['projection'] if 'd' in r else 'baseline'}/{r.get('d', '-')}/{r['seed']}"
-        writer.writerow({**r, "wall_time_s": timings.get(key)})
-    atomic_write_bytes(path, buf.getvalue().encode())
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; a mistake in flags or files exits with code 2 and one line."""
@@ -592,97 +337,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:30s} {configs.describe(name)}")
         return 0
     try:
-        return _run(Run(args))
+        settings = Settings.from_args(args)
+        measurement = settings.measurement()
+        try:
+            result = measurement.run()
+        except (SweepError, CheckpointError) as e:
+            raise UserError(e) from None
     except UserError as e:
         parser.exit(2, f"error: {_one_line(e)}\n")
+    report(settings, result)
+    return 0
 
 
-def _run(run: Run) -> int:
-    args, exp = run.args, run.exp
-    print(
-        f"{exp.name}: D = {run.D}, d in {run.dims}, seeds {run.seeds}, projections "
-        f"{run.projections}, {run.steps} steps per member; {len(jax.devices())} "
-        f"{jax.default_backend()} device(s)"
-    )
-    baseline = run.run_baseline()
-    threshold = exp.threshold if exp.threshold is not None else exp.fraction * baseline
-    if baseline is not None:
-        print(f"baseline {exp.metric} = {baseline:.4f} -> threshold {threshold:.4f}")
-
-    summary = {"baseline_metric": baseline, "threshold": threshold, "d_int": {}}
-    for projection in run.projections:
-        if args.refine:
-            result = search(
-                lambda dims, p=projection: run.run_dims(p, dims),
-                run.dims,
-                threshold,
-                higher_is_better=exp.higher_is_better,
-                k=REFINE_K,
-            )
-            ds, values = result.ds, result.values
-            rounds = [list(r) for r in result.rounds]
-        else:
-            ds, values = run.run_dims(projection, run.dims)
-            rounds = [run.dims]
-        point = d_int(ds, values, threshold, higher_is_better=exp.higher_is_better)
-        lo, hi = bootstrap_d_int(ds, values, threshold, higher_is_better=exp.higher_is_better)
-        summary["d_int"][projection] = {
-            "d": point.d,
-            "interpolated": point.interpolated,
-            "ci90": [None if not np.isfinite(lo) else lo, None if not np.isfinite(hi) else hi],
-            "compression": None if point.d is None else run.D / point.d,
-            "rounds": rounds,
-        }
-    run.save(summary)
-    # Every group is done: no checkpoint is needed any more, including one left behind by
-    # a run killed while it was cleaning up.
-    shutil.rmtree(run.out / "checkpoints", ignore_errors=True)
-    write_csv(run.out / "results.csv", run.members, run.baseline, run.timings)
+def report(settings: Settings, result: SweepResult) -> None:
+    """The plot, the table of mean metric per d, and one line per projection."""
+    exp, out = settings.exp, settings.out
     plot_sweep(
-        run.out / "sweep.png",
-        run.members,
+        out / "sweep.png",
+        result.members,
         metric=exp.metric,
         label=exp.label,
-        threshold=threshold,
-        d_ints={p: v["d"] for p, v in summary["d_int"].items()},
-        baseline=baseline,
+        threshold=result.threshold,
+        d_ints={p: v["d"] for p, v in result.d_int.items()},
+        baseline=result.baseline_metric,
         log_y=not exp.higher_is_better,
-        title=f"{exp.name}: D = {run.D:,}",
+        title=f"{exp.name}: D = {result.config['D']:,}",
     )
-
     print(f"\nmean {exp.metric} over seeds")
-    print("       d  " + "  ".join(f"{p:>10}" for p in run.projections))
-    table = {
-        p: dict(
-            zip(
-                *mean_by_d(
-                    [r["d"] for r in run.members if r["projection"] == p],
-                    [
-                        np.nan if r[exp.metric] is None else r[exp.metric]
-                        for r in run.members
-                        if r["projection"] == p
-                    ],
-                ),
-                strict=True,
-            )
-        )
-        for p in run.projections
-    }
+    print("       d  " + "  ".join(f"{p:>10}" for p in settings.projections))
+    table = {p: dict(zip(*result.means(p), strict=True)) for p in settings.projections}
     for d in sorted({d for p in table for d in table[p]}):
-        cells = [f"{table[p][d]:10.4g}" if d in table[p] else f"{'':10}" for p in run.projections]
+        cells = [
+            f"{table[p][d]:10.4g}" if d in table[p] else f"{'':10}" for p in settings.projections
+        ]
         print(f"{d:8d}  " + "  ".join(cells))
-    print(f"\nwrote results.json, results.csv, timings.json and sweep.png to {run.out}")
-    for p, v in summary["d_int"].items():
+    print(f"\nwrote results.json, results.csv, timings.json and sweep.png to {out}")
+    for p, v in result.d_int.items():
         if v["d"] is not None:
             ci = ", ".join("inf" if c is None else f"{c:g}" for c in v["ci90"])
             print(
                 f"{p}: interpolated {v['interpolated']:.4g}, 90% bootstrap interval "
                 f"[{ci}], compression D/d = {v['compression']:.1f}"
             )
-    for p, v in summary["d_int"].items():
-        value = v["d"] if v["d"] is not None else f"> {max(run.dims)} (not reached)"
+    for p, v in result.d_int.items():
+        value = v["d"] if v["d"] is not None else f"> {max(settings.dims)} (not reached)"
         print(f"{p}: {exp.label} = {value}")
-    return 0
 
 
 if __name__ == "__main__":

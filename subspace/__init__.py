@@ -16,13 +16,19 @@ from subspace.hadamard import fwht
 from subspace.intrinsic import bootstrap_d_int
 from subspace.intrinsic import d_int
 from subspace.intrinsic import search
+from subspace.flax_tasks import linen_task
+from subspace.flax_tasks import nnx_task
 from subspace.loop import Data
 from subspace.loop import train_group
+from subspace.measurement import SweepError
+from subspace.measurement import measure
+from subspace.progress import Progress
 from subspace.projections import PROJECTIONS
 from subspace.projections import Projection
 from subspace.projections import dense
 from subspace.projections import fastfood
 from subspace.projections import sparse
+from subspace.results import SweepResult
 from subspace.sweep import Member
 from subspace.sweep import Task
 from subspace.sweep import make_baseline
@@ -42,9 +48,12 @@ __all__ = [
     "Data",
     "Leaf",
     "Member",
+    "Progress",
     "Projection",
     "SizeReport",
     "Subspace",
+    "SweepError",
+    "SweepResult",
     "Task",
     "TrainState",
     "Trainer",
@@ -55,11 +64,14 @@ __all__ = [
     "dense",
     "fastfood",
     "fwht",
+    "linen_task",
     "load_compressed",
     "make_baseline",
     "make_sweep",
     "make_trainer",
+    "measure",
     "member_subspace",
+    "nnx_task",
     "ravel",
     "save_compressed",
     "search",

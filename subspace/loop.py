@@ -79,15 +79,16 @@ def train_group(
     """Trains the members given by ``init_args`` together and evaluates them.
 
     Args:
-      sweep: a :class:`subspace.sweep.Sweep` (or the baseline's, same interface):
-        ``init(*init_args)``, ``update(state, batch)``, ``evaluate(state, batch)``.
-      init_args: per-member integer arrays, e.g. ``(ds, seeds)``, same length.
+      sweep: a :class:`subspace.sweep.Sweep` from :func:`~subspace.make_sweep` or
+        :func:`~subspace.make_baseline` (one contract: ``init(ds, seeds)``, ...).
+      init_args: ``(ds, seeds)``, integer arrays of shape (members,): every member's d
+        (in [1, sweep.width]; ``sweep.width`` = D for a baseline) and seed.
       steps: optimisation steps.
       data: training/test arrays; None for a full-batch problem whose batch is None.
       batch_size: minibatch size (required with data); the last partial batch of an epoch
         is dropped.
       shuffle_seed: seed of the minibatch order.
-      per_member_shuffle: each member its own order (``init_args[-1]`` are the seeds).
+      per_member_shuffle: each member its own order, drawn from its seed.
       group_size: pad the members to this many (one compiled shape for every group);
         default the member count rounded up to the device count.
       mesh: devices to split the member axis over (default all).
@@ -144,7 +145,7 @@ def train_group(
             return run_full(state, finite, k)
     else:
         x, y = _replicated(data.train_x, mesh), _replicated(data.train_y, mesh)
-        seeds = np.asarray(init_args[-1])[fill]
+        seeds = np.asarray(init_args[1])[fill]
         idx = step_indices(
             len(data.train_x),
             batch_size,
@@ -189,8 +190,9 @@ def train_group(
             out.update({f"{split}_{k}": v[:n] for k, v in metrics.items()})
     out["last_step_loss"] = np.asarray(loss)[:n]
     out["finite"] = np.asarray(finite)[:n] & np.isfinite(out["last_step_loss"])
-    if hasattr(state, "mask"):  # a subspace sweep: the trained z, to compress or inspect
-        out["z"] = np.asarray(state.train.z * state.mask)[:n]
+    trained = sweep.trained(state)
+    if trained is not None:  # a subspace sweep: the trained z, to compress or inspect
+        out["z"] = np.asarray(trained)[:n]
     return out
 
 
@@ -222,13 +224,13 @@ def _check_arguments(
         )
     args = [np.asarray(a) for a in init_args]
     n = len(args[0]) if args[0].ndim == 1 else -1
-    if n < 1 or any(a.shape != (n,) for a in args):
+    if len(args) != 2 or n < 1 or any(a.shape != (n,) for a in args):
         raise ValueError(
-            "train_group: init_args must be 1-D arrays of the same non-zero length (one entry "
-            f"per member); got shapes {[a.shape for a in args]}"
+            "train_group: init_args must be (ds, seeds), 1-D arrays of the same non-zero "
+            f"length (one entry per member); got shapes {[a.shape for a in args]}"
         )
-    width = getattr(sweep, "width", 0)
-    if width and len(args) == 2 and (args[0].min() < 1 or args[0].max() > width):
+    width = sweep.width
+    if args[0].min() < 1 or args[0].max() > width:
         raise ValueError(
             f"train_group: every d (init_args[0]) must be in [1, width={width}] of the sweep; "
             f"got {args[0].tolist()}"
@@ -268,13 +270,11 @@ def _check_arguments(
 def _carried(state, finite, loss) -> dict:
     """What a checkpoint keeps: the training state (θ0 and P are redrawn from the seeds),
     the divergence flags and the last losses."""
-    return {"train": getattr(state, "train", state), "finite": finite, "loss": loss}
+    return {"train": state.train, "finite": finite, "loss": loss}
 
 
 def _with_carried(state, carried):
-    train = carried["train"]
-    state = state._replace(train=train) if hasattr(state, "train") else train
-    return state, carried["finite"], carried["loss"]
+    return state._replace(train=carried["train"]), carried["finite"], carried["loss"]
 
 
 # The compiled programs are cached per (sweep, mesh), so every group of a sweep (same

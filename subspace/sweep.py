@@ -67,21 +67,34 @@ class Task:
 
 
 class SweepState(NamedTuple):
-    """The state of all members, each leaf with a leading member axis."""
+    """The state of all members, each leaf with a leading member axis.
 
-    subspace: Subspace  # θ0 and P of every member
-    mask: jax.Array  # (members, W) 1.0 on a member's first d coordinates, 0.0 after
+    A baseline's members train all D parameters: their ``subspace`` and ``mask`` are None
+    and ``train.z`` holds the full parameter pytree.
+    """
+
+    subspace: Subspace | None  # θ0 and P of every member (None: baseline)
+    mask: jax.Array | None  # (members, W) 1.0 on a member's first d coordinates, 0.0 after
     train: TrainState  # z of shape (members, W), optimiser and model state
 
 
 class Sweep(NamedTuple):
-    """Pure functions of a sweep; see :func:`make_sweep`."""
+    """Pure functions of a sweep; see :func:`make_sweep` and :func:`make_baseline`.
+
+    The one contract of both: ``init(ds, seeds) -> SweepState`` for integer arrays of
+    shape (members,), each d in [1, width] (a baseline's members all have d = width = D);
+    ``update(state, batch)``, ``update_each(state, batches)`` and ``evaluate(state,
+    batch)`` as in :func:`make_sweep`; ``trained(state)`` is every member's trained z,
+    shape (members, width), zero past its d, or None for a baseline (whose θ is the full
+    parameter pytree in ``state.train.z``).
+    """
 
     init: Callable[[jax.Array, jax.Array], SweepState]
     update: Callable[[SweepState, Any], tuple[SweepState, dict]]
     update_each: Callable[[SweepState, Any], tuple[SweepState, dict]]
     evaluate: Callable[[SweepState, Any], dict]
     width: int
+    trained: Callable[[SweepState], jax.Array | None]
 
 
 def member_keys(seed: int | jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -215,6 +228,7 @@ def make_sweep(
         update_each=jax.vmap(update_one),
         evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
         width=width,
+        trained=lambda state: state.train.z * state.mask,
     )
 
 
@@ -223,31 +237,40 @@ def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
 
     Trains all D parameters with the same trainer, optimiser and loss as the subspace
     members (θ0 from the seed's ``init_key``), so baseline and subspace are comparable.
-    ``init(seeds)`` takes the seeds only; ``width`` is 0.
+    Same contract as :func:`make_sweep`: ``init(ds, seeds)``, where every member's d is
+    ``width`` = D (all parameters are trained).
     """
     _check_task(task, "make_baseline")
     _check_optimizer(optimizer, "make_baseline")
+    params, _ = jax.eval_shape(task.init, jax.random.key(0))
+    D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))  # noqa: N806
 
-    def init_one(seed: jax.Array) -> TrainState:
+    def init_one(seed: jax.Array) -> SweepState:
         init_key, _, train_key = member_keys(seed)
         params, model_state = task.init(init_key)
         trainer = make_trainer(task.loss_fn, optimizer)
-        return trainer.init(params, key=train_key, model_state=model_state)
+        return SweepState(None, None, trainer.init(params, key=train_key, model_state=model_state))
 
-    def update_one(state: TrainState, batch: Any) -> tuple[TrainState, dict]:
-        return make_trainer(task.loss_fn, optimizer).update(state, batch)
+    def update_one(state: SweepState, batch: Any) -> tuple[SweepState, dict]:
+        train, metrics = make_trainer(task.loss_fn, optimizer).update(state.train, batch)
+        return state._replace(train=train), metrics
 
-    def evaluate_one(state: TrainState, batch: Any) -> dict:
+    def evaluate_one(state: SweepState, batch: Any) -> dict:
         if task.eval_fn is None:
             raise ValueError("Sweep.evaluate: the task has no eval_fn")
-        return task.eval_fn(state.z, state.model_state, batch)
+        return task.eval_fn(state.train.z, state.train.model_state, batch)
+
+    def init(ds: Sequence[int] | jax.Array, seeds: Sequence[int] | jax.Array) -> SweepState:
+        _check_members(ds, seeds, D)
+        return jax.vmap(init_one)(jnp.asarray(seeds))
 
     return Sweep(
-        init=lambda seeds: jax.vmap(init_one)(jnp.asarray(seeds)),
+        init=init,
         update=jax.vmap(update_one, in_axes=(0, None)),
         update_each=jax.vmap(update_one),
         evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
-        width=0,
+        width=D,
+        trained=lambda state: None,
     )
 
 

@@ -37,6 +37,10 @@ MODULES = [
     "subspace.intrinsic",
     "subspace.compress",
     "subspace.checkpoint",
+    "subspace.measurement",
+    "subspace.progress",
+    "subspace.results",
+    "subspace.flax_tasks",
 ]
 
 # Public names that are containers, results, types or constants: nothing to validate.
@@ -56,6 +60,14 @@ NO_ARGUMENTS = {
     "MEMBER_AXIS": "a constant, the mesh axis name",
     "METHODS": "a constant, the names fwht accepts (covered through fwht)",
     "CheckpointError": "an exception type raised by GroupCheckpoint.restore",
+    "SweepError": "an exception type raised by measure",
+    "SweepResult": "a result of measure (SweepResult.load reads one: covered by load_results)",
+    "Progress": "a base class of callbacks (measure checks what it is given)",
+    "Silent": "a Progress that reports nothing",
+    "TqdmProgress": "a Progress with no arguments",
+    "REFINE_K": "a constant, the values of d per refinement pass",
+    "SCHEMA_VERSION": "a constant, the results.json schema version",
+    "LOSSES": "a constant, the named losses linen_task/nnx_task accept (covered there)",
 }
 
 
@@ -79,6 +91,7 @@ class Context:
             update_each=self.spy("sweep.update_each"),
             evaluate=self.spy("sweep.evaluate"),
             width=8,
+            trained=self.spy("sweep.trained"),
         )
         self.members = (np.array([2, 4, 8]), np.array([0, 1, 2]))
         x, y = np.zeros((10, 2), np.float32), np.zeros(10, np.int32)
@@ -819,13 +832,13 @@ CASES = [
             (
                 {"init_args": (np.array([2, 4]), np.array([0]))},
                 ValueError,
-                "init_args must be 1-D arrays of the same non-zero length",
+                r"init_args must be \(ds, seeds\), 1-D arrays of the same non-zero length",
                 "args-lengths",
             ),
             (
                 {"init_args": (np.array([], int), np.array([], int))},
                 ValueError,
-                "init_args must be 1-D arrays of the same non-zero length",
+                r"init_args must be \(ds, seeds\), 1-D arrays of the same non-zero length",
                 "args-none",
             ),
             (
@@ -1195,6 +1208,63 @@ CASES = [
         TypeError,
         r"size_report: dtype must be a numpy/JAX dtype \(e.g. np.float32\)",
         "size_report-dtype",
+    ),
+    case(
+        subspace.projections.block_size_for,
+        lambda c: subspace.projections.block_size_for(0),
+        ValueError,
+        "block_size_for: width must be an integer >= 1",
+        "block-size-for",
+    ),
+    case(
+        subspace.projections.linear_map,
+        lambda c: subspace.projections.linear_map(3, c.spy("transpose")),
+        TypeError,
+        r"linear_map: forward must be callable as forward\(state, vector\)",
+        "linear-map",
+    ),
+    # --- measurement, progress, results, flax tasks ---
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(c.task, dims=[2], optimizer="sgd", steps=1, threshold=0.1),
+        TypeError,
+        r"measure: optimizer must be an optax.GradientTransformation",
+        "measure-optimizer",
+    ),
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(c.task, dims=[2], optimizer=optax.sgd(0.1), steps=1),
+        ValueError,
+        "measure: give a baseline optimizer",
+        "measure-threshold",
+    ),
+    case(
+        subspace.progress.make_progress,
+        lambda c: subspace.progress.make_progress("bar"),
+        TypeError,
+        r"progress must be True \(a tqdm bar\), False \(silent\) or a subspace.Progress",
+        "make-progress",
+    ),
+    case(
+        subspace.results.load_results,
+        lambda c: subspace.results.load_results(3),
+        TypeError,
+        "load_results: folder must be a str or os.PathLike",
+        "load-results",
+    ),
+    case(
+        subspace.linen_task,
+        lambda c: subspace.linen_task(c.spy("model"), (4,)),
+        TypeError,
+        "linen_task: model",
+        "linen-task",
+    ),
+    case(
+        subspace.nnx_task,
+        lambda c: subspace.nnx_task(3),
+        TypeError,
+        "nnx_task: make_model must be callable",
+        "nnx-task",
     ),
 ]
 

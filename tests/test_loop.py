@@ -70,7 +70,8 @@ def test_per_member_shuffle_gives_members_their_own_order():
 
 def test_baseline_and_divergence():
     baseline = make_baseline(TASK, optax.adam(1e-2))
-    out = train_group(baseline, (np.array([0, 1]),), steps=60, data=_data(), batch_size=50)
+    ds = np.full(2, baseline.width)  # a baseline member trains all D parameters
+    out = train_group(baseline, (ds, np.array([0, 1])), steps=60, data=_data(), batch_size=50)
     assert (out["train_accuracy"] > 0.9).all() and out["finite"].all()
     exploding = make_sweep(TASK, optax.sgd(1e12), projection="dense", width=8)
     out = train_group(
@@ -110,9 +111,10 @@ def test_nnx_task_sweeps_with_batchnorm():
         sweep, (np.array([4, 64]), np.array([0, 1])), steps=60, data=_data(), batch_size=50
     )
     assert out["finite"].all() and out["train_accuracy"][1] > 0.6
+    full = make_baseline(task, optax.adam(1e-2))
     baseline = train_group(
-        make_baseline(task, optax.adam(1e-2)),
-        (np.array([0]),),
+        full,
+        (np.array([full.width]), np.array([0])),
         steps=60,
         data=_data(),
         batch_size=50,

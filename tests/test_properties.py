@@ -147,7 +147,9 @@ def projection_cases(draw, name):
     if name == "sparse" and draw(st.booleans()):
         options["density"] = draw(st.floats(1e-3, 1.0))
     if name == "fastfood" and draw(st.booleans()):
-        options["block_size"] = 1 << ((d - 1).bit_length() + draw(st.integers(0, 2)))
+        # A power of two from the default up to the one-block size 2^ceil(log2 D).
+        extra = draw(st.integers(0, 2))
+        options["block_size"] = 1 << min((d - 1).bit_length() + extra, (D - 1).bit_length())
     a, b = draw(st.floats(-10, 10)), draw(st.floats(-10, 10))
     return D, d, options, a, b, draw(st.integers(0, 2**31 - 1))
 

@@ -125,7 +125,14 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
 
 def test_mismatched_or_corrupt_results_are_refused(tmp_path, capsys):
     (tmp_path / "results.json").write_text(
-        json.dumps({"schema_version": run.SCHEMA_VERSION, "config": {"D": 5}})
+        json.dumps(
+            {
+                "schema_version": run.SCHEMA_VERSION,
+                "config": {"D": 5, "metric": "relative_loss"},
+                "members": [],
+                "baseline": [],
+            }
+        )
     )
     with pytest.raises(SystemExit):
         run.main([*SMALL, "--out", str(tmp_path), "--resume"])

@@ -14,6 +14,7 @@ import pytest
 
 from experiments import config as configs
 from experiments import run
+from subspace import measurement as measure
 from subspace.checkpoint import GroupCheckpoint
 from tests.test_data import _mnist_arrays, _write_mnist
 
@@ -64,7 +65,7 @@ def test_diverged_members_never_reach_the_threshold(mnist_dir, tmp_path, capsys)
 )
 def test_a_diverged_baseline_stops_the_run(mnist_dir, tmp_path, capsys, lrs):
     error = _fails(_image(mnist_dir, tmp_path, "--dims", "10", "--seeds", "1", *lrs), capsys)
-    assert "baseline diverged" in error and "--baseline-lr" in error
+    assert "baseline diverged" in error and "learning rate" in error
     results = json.loads((tmp_path / "results.json").read_text())
     assert not results["complete"] and not results["members"]
     assert results["baseline"][0]["status"] == "diverged"
@@ -89,7 +90,7 @@ def test_committed_results_match_what_the_current_config_writes(path, tmp_path):
     committed = json.loads(path.read_text())
     spec = _spec_of(path.parent.name)
     args = run.build_parser().parse_args([spec, "--out", str(tmp_path / "x")])
-    expected = run.Run(args, load_data=False).config
+    expected = run.Settings.from_args(args).measurement(progress=False).config
     assert committed["schema_version"] == run.SCHEMA_VERSION and committed["complete"]
     assert committed["config"] == expected, (
         "re-run or convert the committed results: python -m experiments.run "
@@ -102,7 +103,7 @@ def test_committed_results_match_what_the_current_config_writes(path, tmp_path):
 
 def test_a_users_run_goes_to_a_git_ignored_folder():
     args = run.build_parser().parse_args([])
-    out = run.Run(args, load_data=False).out
+    out = run.Settings.from_args(args).out
     assert out == Path("runs/toy")
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", str(out / "results.json")], cwd=ROOT, check=False
@@ -117,7 +118,7 @@ def test_existing_results_are_never_replaced_without_resume_or_overwrite(tmp_pat
     assert run.main([*TOY, "--out", str(tmp_path)]) == 0
     before = (tmp_path / "results.json").read_bytes()
     error = _fails([*TOY, "--out", str(tmp_path)], capsys)
-    assert "--resume" in error and "--overwrite" in error
+    assert "already holds results: resume" in error and "overwrite" in error
     assert (tmp_path / "results.json").read_bytes() == before
     # Another config is refused even with --resume; --overwrite starts again.
     error = _fails([*TOY, "--seed", "3", "--out", str(tmp_path), "--resume"], capsys)
@@ -143,7 +144,7 @@ def test_a_bad_out_is_refused_before_any_work(tmp_path, capsys):
     missing_data = tmp_path / "no-data"  # the data would fail too, but later
     for out in (a_file, a_file / "under"):
         error = _fails(_image(missing_data, out), capsys)
-        assert "--out" in error and "is a file" in error
+        assert f"out {out}" in error and "is a file" in error
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to any folder")
@@ -163,7 +164,7 @@ def test_a_batch_size_above_the_data_set_is_refused_before_loading(tmp_path, cap
 
 def _interrupted(monkeypatch, tmp_path, *extra):
     """Runs the toy until its group has saved a checkpoint, then 'kills' it."""
-    real = run.train_group
+    real = measure.train_group
 
     def train_until_checkpoint(*args, **kwargs):
         calls = []
@@ -175,10 +176,10 @@ def _interrupted(monkeypatch, tmp_path, *extra):
 
         return real(*args, **{**kwargs, "on_steps": on_steps})
 
-    monkeypatch.setattr(run, "train_group", train_until_checkpoint)
+    monkeypatch.setattr(measure, "train_group", train_until_checkpoint)
     with pytest.raises(KeyboardInterrupt):
         run.main([*TOY, *extra, "--checkpoint-every", "100", "--out", str(tmp_path)])
-    monkeypatch.setattr(run, "train_group", real)
+    monkeypatch.setattr(measure, "train_group", real)
     (folder,) = (tmp_path / "checkpoints").iterdir()
     assert (folder / "identity.json").is_file()
     return folder
@@ -255,7 +256,7 @@ def test_a_data_set_of_another_size_is_refused(tmp_path, capsys):
 def test_corrupt_results_are_one_line_and_kept(tmp_path, capsys, content, message):
     (tmp_path / "results.json").write_text(content)
     error = _fails([*TOY, "--out", str(tmp_path), "--resume"], capsys)
-    assert message in error and "--overwrite" in error
+    assert message in error and "overwrite" in error
     assert (tmp_path / "results.json").read_text() == content
 
 

@@ -61,6 +61,11 @@ def linear_map(
       >>> apply = linear_map(lambda p, z: z[p], lambda p, g: g[jnp.argsort(p)])
       >>> jax.jvp(lambda z: apply(perm, z), (z,), (v,))  # (z[perm], v[perm])
     """
+    for name, fn in (("forward", forward), ("transpose", transpose)):
+        if not callable(fn):
+            raise TypeError(
+                f"linear_map: {name} must be callable as {name}(state, vector); got {fn!r}"
+            )
 
     def apply(state: Any, z: jax.Array) -> jax.Array:
         state = jax.lax.stop_gradient(state)
