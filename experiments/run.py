@@ -27,6 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from experiments import config as configs
@@ -162,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoke", action="store_true", help="the config's tiny test mode")
     parser.add_argument(
         "--list", action="store_true", help="list the configs, one line each, and exit"
+    )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="call jax.distributed.initialize() first: run the same command on every host "
+        "of a TPU pod slice or GPU cluster",
     )
     parser.add_argument(
         "--data-dir",
@@ -336,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in configs.specs():
             print(f"{name:30s} {configs.describe(name)}")
         return 0
+    if args.distributed:
+        jax.distributed.initialize()  # the cluster is detected (Cloud TPU, SLURM, ...)
     try:
         settings = Settings.from_args(args)
         measurement = settings.measurement()
@@ -345,7 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError(e) from None
     except UserError as e:
         parser.exit(2, f"error: {_one_line(e)}\n")
-    report(settings, result)
+    if jax.process_index() == 0:  # the others trained the same members silently
+        report(settings, result)
     return 0
 
 

@@ -115,14 +115,18 @@ class GroupCheckpoint:
                 f"GroupCheckpoint.save: step must be an integer >= 0 (steps done); got {step}"
             )
         step = int(step)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if self._identity is not None:
+        # Every process calls save (orbax coordinates the processes' shards); the files
+        # that are not arrays are written and removed by process 0 alone.
+        primary = jax.process_index() == 0
+        if primary:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        if primary and self._identity is not None:
             from subspace._io import atomic_write_bytes
 
             atomic_write_bytes(self.directory / _IDENTITY, self._identity.encode())
         self._checkpointer.save(self.directory / f"{_PREFIX}{step}", _to_savable(state))
         self._checkpointer.wait_until_finished()
-        for old in self._steps():
+        for old in self._steps() if primary else ():
             if old != step:
                 shutil.rmtree(self.directory / f"{_PREFIX}{old}", ignore_errors=True)
 

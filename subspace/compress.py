@@ -110,6 +110,7 @@ from subspace._io import atomic_write_bytes
 from subspace.projections import PROJECTIONS
 from subspace.projections.base import check_key, check_z
 from subspace.projections.dense import DEFAULT_MAX_BYTES as DENSE_DEFAULT_MAX_BYTES
+from subspace.projections.fastfood import LEGACY_01_OPTIONS, legacy_01_layout
 from subspace.wrap import Subspace, wrap
 
 __all__ = [
@@ -436,7 +437,7 @@ def load_compressed(
     check_z(z, sub.d, sub.dtype, where)
     flat = sub.flat(z)
     if verify:
-        state = _legacy_fastfood_layout(sub.state) if _is_legacy_fastfood(header) else sub.state
+        state = legacy_01_layout(sub.state) if _is_legacy_fastfood(header) else sub.state
         for field, value in (("theta0", sub.theta0), ("P", state), ("theta", flat)):
             want, got = header["sha256"][field], _sha256(value)
             if got != want:
@@ -495,14 +496,6 @@ def _is_legacy_fastfood(header: dict) -> bool:
     # Files from version 0.1.x: fastfood always used the butterfly transform and stored B
     # in the float dtype and the permutations as int32 (same values as now).
     return header["projection"] == "fastfood" and header["library_version"].startswith("0.1.")
-
-
-def _legacy_fastfood_layout(state: Any) -> Any:
-    return state._replace(
-        B=state.B.astype(state.G.dtype),
-        perm=state.perm.astype(jnp.int32),
-        inv_perm=state.inv_perm.astype(jnp.int32),
-    )
 
 
 def compressed_header(path: str | os.PathLike) -> dict:
@@ -619,7 +612,7 @@ def _wrap_options(header: dict, key: jax.Array, limit: float, path: Path, where:
     options = dict(header["options"])
     file_max_bytes = options.pop("max_bytes", None)  # dense: never trust a limit from the file
     if _is_legacy_fastfood(header):
-        options.setdefault("fwht_method", "butterfly")  # 0.1's only transform
+        options = {**LEGACY_01_OPTIONS, **options}
     nbytes = _state_bytes(header, options, key)
     if nbytes > limit:
         note = ""

@@ -17,10 +17,16 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
 from subspace.checkpoint import GroupCheckpoint
-from subspace.sharding import constrain_members, member_array, member_mesh
+from subspace.sharding import (
+    constrain_members,
+    member_array,
+    member_mesh,
+    replicated_array,
+    to_host,
+)
 
 __all__ = ["Data", "train_group"]
 
@@ -32,10 +38,6 @@ class Data(NamedTuple):
     train_y: np.ndarray
     test_x: np.ndarray | None = None
     test_y: np.ndarray | None = None
-
-
-def _replicated(x: np.ndarray, mesh: Mesh) -> jax.Array:
-    return jax.device_put(x, NamedSharding(mesh, PartitionSpec()))
 
 
 def step_indices(
@@ -133,18 +135,18 @@ def train_group(
     args = [member_array(np.asarray(a)[fill], mesh) for a in init_args]
 
     state = _init_program(sweep, mesh)(*args)
-    finite = constrain_members(jnp.ones(size, bool), mesh)
-    loss = constrain_members(jnp.zeros(size, jnp.float32), mesh)
+    finite = member_array(np.ones(size, bool), mesh)
+    loss = member_array(np.zeros(size, np.float32), mesh)
 
     if data is None:
         run_full = _chunk_runner_full_batch(sweep, mesh)
         evaluate = _evaluate_full_batch(sweep)
-        initial = {f"initial_{k}": np.asarray(v)[:n] for k, v in evaluate(state).items()}
+        initial = {f"initial_{k}": to_host(v)[:n] for k, v in evaluate(state).items()}
 
         def advance(state, finite, start, k):
             return run_full(state, finite, k)
     else:
-        x, y = _replicated(data.train_x, mesh), _replicated(data.train_y, mesh)
+        x, y = replicated_array(data.train_x, mesh), replicated_array(data.train_y, mesh)
         seeds = np.asarray(init_args[1])[fill]
         idx = step_indices(
             len(data.train_x),
@@ -178,7 +180,7 @@ def train_group(
             saved_at = start
 
     if data is None:
-        out = {f"final_{k}": np.asarray(v)[:n] for k, v in evaluate(state).items()}
+        out = {f"final_{k}": to_host(v)[:n] for k, v in evaluate(state).items()}
         out.update(initial)
     else:
         out = {}
@@ -188,11 +190,11 @@ def train_group(
         for split, sx, sy in splits:
             metrics = evaluate_split(sweep, state, sx, sy, mesh, eval_batch_size)
             out.update({f"{split}_{k}": v[:n] for k, v in metrics.items()})
-    out["last_step_loss"] = np.asarray(loss)[:n]
-    out["finite"] = np.asarray(finite)[:n] & np.isfinite(out["last_step_loss"])
+    out["last_step_loss"] = to_host(loss)[:n]
+    out["finite"] = to_host(finite)[:n] & np.isfinite(out["last_step_loss"])
     trained = sweep.trained(state)
     if trained is not None:  # a subspace sweep: the trained z, to compress or inspect
-        out["z"] = np.asarray(trained)[:n]
+        out["z"] = to_host(trained)[:n]
     return out
 
 
@@ -339,8 +341,8 @@ def evaluate_split(sweep, state, x, y, mesh, batch_size) -> dict[str, np.ndarray
     ys = np.concatenate([y, np.zeros((pad, *y.shape[1:]), y.dtype)]).reshape(nb, batch_size)
     weights = (np.arange(nb * batch_size) < n).reshape(nb, batch_size).astype(np.float32)
 
-    sums = _evaluate_program(sweep)(state, *(_replicated(a, mesh) for a in (xs, ys, weights)))
-    return {k: np.asarray(v) / n for k, v in sums.items()}
+    sums = _evaluate_program(sweep)(state, *(replicated_array(a, mesh) for a in (xs, ys, weights)))
+    return {k: to_host(v) / n for k, v in sums.items()}
 
 
 @functools.lru_cache(maxsize=32)

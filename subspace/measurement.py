@@ -183,7 +183,8 @@ class _Measurement:
     def __init__(self, task, **kw):
         a = check_measure_arguments(task, **kw)
         self.task, self.a = task, a
-        self.progress = make_progress(a.progress)
+        # One reporter: process 0's (the others train the same members silently).
+        self.progress = make_progress(a.progress if jax.process_index() == 0 else False)
         params, _ = jax.eval_shape(task.init, jax.random.key(0))
         self.D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
         if a.dims[-1] > self.D:

@@ -19,7 +19,15 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["MEMBER_AXIS", "constrain_members", "member_array", "member_mesh", "pad_members"]
+__all__ = [
+    "MEMBER_AXIS",
+    "constrain_members",
+    "member_array",
+    "member_mesh",
+    "pad_members",
+    "replicated_array",
+    "to_host",
+]
 
 MEMBER_AXIS = "members"
 
@@ -63,6 +71,25 @@ def member_array(values: np.ndarray, mesh: Mesh) -> jax.Array:
         )
     sharding = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
     return jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
+
+
+def replicated_array(values: np.ndarray, mesh: Mesh) -> jax.Array:
+    """A global array with a full copy of ``values`` on every device of ``mesh`` (the data
+    every member reads); each process supplies its own devices' copies."""
+    values = np.asarray(values)
+    _check_mesh(mesh, "replicated_array")
+    sharding = NamedSharding(mesh, PartitionSpec())
+    return jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
+
+
+def to_host(x: jax.Array) -> np.ndarray:
+    """The whole of a (possibly multi-process) global array as a numpy array, on every
+    process: ``np.asarray`` when this process holds all of it, else an all-gather."""
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
+        return np.asarray(x)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 def constrain_members(tree: Any, mesh: Mesh) -> Any:

@@ -27,6 +27,7 @@ import numpy as np
 import optax
 
 from subspace.projections.base import _as_int
+from subspace.projections.fastfood import block_size_for
 from subspace.train import LossFn, TrainState, make_trainer
 from subspace.wrap import Subspace, check_options, wrap
 
@@ -112,7 +113,7 @@ def padded_options(projection: str, width: int) -> dict[str, int]:
     check_options(projection, {}, "padded_options")
     _check_width(width, "padded_options")
     if projection == "fastfood":
-        return {"block_size": 1 << (width - 1).bit_length()}
+        return {"block_size": block_size_for(width)}
     return {}
 
 

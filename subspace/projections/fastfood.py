@@ -183,3 +183,18 @@ def _check_block_size(block_size: object, D: int, d: int) -> int:  # noqa: N803
             f"D = {D} rows; a larger block only pads zeros); got {L} ({allowed})"
         )
     return L
+
+
+# Version 0.1 of the library drew the same P but stored B in the float dtype and the
+# permutations as int32, and had only the butterfly transform: a 0.1 file's hashes and
+# results are repeated with these.
+LEGACY_01_OPTIONS = {"fwht_method": "butterfly"}
+
+
+def legacy_01_layout(state: FastfoodState) -> FastfoodState:
+    """``state`` in version 0.1's layout (B as floats, Π and Π⁻¹ as int32; same values)."""
+    return state._replace(
+        B=state.B.astype(state.G.dtype),
+        perm=state.perm.astype(jnp.int32),
+        inv_perm=state.inv_perm.astype(jnp.int32),
+    )
