@@ -85,6 +85,8 @@ def replicated_array(values: np.ndarray, mesh: Mesh) -> jax.Array:
 def to_host(x: jax.Array) -> np.ndarray:
     """The whole of a (possibly multi-process) global array as a numpy array, on every
     process: ``np.asarray`` when this process holds all of it, else an all-gather."""
+    if not isinstance(x, (jax.Array, np.ndarray)):
+        raise TypeError(f"to_host: x must be a jax.Array or numpy array; got {type(x).__name__}")
     if not isinstance(x, jax.Array) or x.is_fully_addressable:
         return np.asarray(x)
     from jax.experimental import multihost_utils

@@ -1223,6 +1223,20 @@ CASES = [
         r"linear_map: forward must be callable as forward\(state, vector\)",
         "linear-map",
     ),
+    case(
+        sharding.replicated_array,
+        lambda c: sharding.replicated_array(np.zeros(3), "mesh"),
+        TypeError,
+        "replicated_array: mesh must be a jax.sharding.Mesh",
+        "replicated-array-mesh",
+    ),
+    case(
+        sharding.to_host,
+        lambda c: sharding.to_host([1, 2]),
+        TypeError,
+        "to_host: x must be a jax.Array or numpy array",
+        "to-host",
+    ),
     # --- measurement, progress, results, flax tasks ---
     case(
         subspace.measure,
