@@ -36,21 +36,21 @@ def test_the_toy_measures_d_int100_10_in_memory():
 
 
 def test_an_interrupted_measurement_resumes_to_the_same_results(tmp_path, monkeypatch):
-    groups = dict(TOY, budget_bytes=1)  # one member per group: 8 groups
+    groups = dict(TOY, dims=[9, 10, 11], seeds=1, budget_bytes=1)  # 3 groups of 1 member
     full = subspace.measure(toy.TASK, out=tmp_path / "full", **groups)
     real, calls = measurement.train_group, []
 
-    def killed_after_three_groups(*args, **kwargs):
-        if len(calls) == 3:
+    def killed_after_two_groups(*args, **kwargs):
+        if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(measurement, "train_group", killed_after_three_groups)
+    monkeypatch.setattr(measurement, "train_group", killed_after_two_groups)
     with pytest.raises(KeyboardInterrupt):
         subspace.measure(toy.TASK, out=tmp_path / "part", **groups)
     partial = json.loads((tmp_path / "part" / "results.json").read_text())
-    assert not partial["complete"] and len(partial["members"]) == 3
+    assert not partial["complete"] and len(partial["members"]) == 2
     monkeypatch.setattr(measurement, "train_group", real)
     resumed = subspace.measure(toy.TASK, out=tmp_path / "part", resume=True, **groups)
     assert (tmp_path / "part" / "results.json").read_bytes() == (
