@@ -16,6 +16,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from subspace._checks import is_typed_key
+
 __all__: list[str] = []
 
 KEY_IMPLS = ("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")
@@ -23,7 +25,7 @@ KEY_IMPLS = ("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", 
 
 def key_to_json(key: jax.Array) -> dict:
     """The JSON record of a single key, typed or raw (checked by the caller)."""
-    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    typed = is_typed_key(key)
     impl = str(jax.random.key_impl(key)) if typed else str(jax.config.jax_default_prng_impl)
     data = np.asarray(jax.random.key_data(key) if typed else key, np.uint32)
     return {"impl": impl, "data": data.tolist(), "typed": bool(typed)}

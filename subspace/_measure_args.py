@@ -12,6 +12,7 @@ from typing import Any
 
 import optax
 
+from subspace._checks import check_bool, check_int
 from subspace.loop import Data
 from subspace.progress import Progress
 from subspace.projections import PROJECTIONS
@@ -56,17 +57,11 @@ def _fail(name: str, allowed: str, value: Any, exc: type = ValueError):
 def _int(name: str, value: Any, minimum: int, *, optional: bool = False) -> int | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        _fail(name, f"an integer >= {minimum}", value, TypeError)
-    if value < minimum:
-        _fail(name, f"an integer >= {minimum}", value)
-    return int(value)
+    return check_int(value, name, minimum, where="measure", range_repr=True)
 
 
 def _bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        _fail(name, "True or False", value, TypeError)
-    return value
+    return check_bool(value, name, where="measure")
 
 
 def _optimizer(name: str, value: Any) -> None:

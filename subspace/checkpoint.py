@@ -19,13 +19,14 @@ orbax is imported when a :class:`GroupCheckpoint` is created, not with this modu
 from __future__ import annotations
 
 import json
-import numbers
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import jax
+
+from subspace._checks import check_int, is_typed_key
 
 __all__ = ["CheckpointError", "GroupCheckpoint"]
 
@@ -49,18 +50,16 @@ def _orbax() -> Any:
     return ocp
 
 
-def _is_key(x: Any) -> bool:
-    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-
-
 def _to_savable(tree: Any) -> Any:
     # orbax stores arrays, not typed PRNG keys: keep their raw uint32 words.
-    return jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+    return jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if is_typed_key(x) else x, tree)
 
 
 def _from_savable(tree: Any, like: Any) -> Any:
     def back(x, ref):
-        return jax.random.wrap_key_data(x, impl=jax.random.key_impl(ref)) if _is_key(ref) else x
+        return (
+            jax.random.wrap_key_data(x, impl=jax.random.key_impl(ref)) if is_typed_key(ref) else x
+        )
 
     return jax.tree_util.tree_map(back, tree, like)
 
@@ -106,15 +105,9 @@ class GroupCheckpoint:
 
     def save(self, step: int, state: Any) -> None:
         """Saves ``state`` (a pytree of arrays, typed keys allowed) as done after ``step``."""
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-            raise TypeError(
-                f"GroupCheckpoint.save: step must be an integer >= 0 (steps done); got {step!r}"
-            )
-        if step < 0:
-            raise ValueError(
-                f"GroupCheckpoint.save: step must be an integer >= 0 (steps done); got {step}"
-            )
-        step = int(step)
+        step = check_int(
+            step, "step", 0, where="GroupCheckpoint.save", what="an integer >= 0 (steps done)"
+        )
         # Every process calls save (orbax coordinates the processes' shards); the files
         # that are not arrays are written and removed by process 0 alone.
         primary = jax.process_index() == 0

@@ -87,7 +87,6 @@ import io
 import json
 import math
 import numbers
-import operator
 import os
 import zipfile
 from collections.abc import Callable
@@ -100,6 +99,7 @@ import numpy as np
 
 from subspace import _compress_format as fmt
 from subspace import _keys
+from subspace._checks import as_int, is_key_dtype, is_typed_key
 from subspace._compress_format import (  # noqa: F401 -- the format's constants, read here too
     FORMAT,
     FORMAT_VERSION,
@@ -267,7 +267,7 @@ def save_compressed(
     if theta0_key is not None:
         check_key(theta0_key, f"{where} (theta0_key)")
     if theta0_seed is not None:
-        theta0_seed = _json_int("theta0_seed", theta0_seed, where)
+        theta0_seed = as_int(theta0_seed, "theta0_seed", where=where)
         _check_seed(theta0_seed, where)
     if store_theta0:
         source = "stored"
@@ -556,17 +556,6 @@ def _to_disk(theta0: np.ndarray) -> np.ndarray:
     return theta0.view(fmt.disk_dtype(theta0.dtype))
 
 
-def _json_int(name: str, value: Any, where: str) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{where}: {name} must be an integer; got bool {value}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{where}: {name} must be an integer; got {type(value).__name__} {value!r}"
-        ) from None
-
-
 def _check_seed(seed: int, where: str) -> None:
     lo, hi = fmt.SEED_RANGE
     if not lo <= seed < hi:
@@ -654,7 +643,7 @@ def _leaf_table(tree: Any, where: str | None = None) -> list[tuple[str, tuple[in
             )
         shape = tuple(int(s) for s in (x.shape if hasattr(x, "shape") else np.shape(x)))
         dtype = x.dtype if hasattr(x, "dtype") else jnp.result_type(x)
-        if not jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if not is_key_dtype(dtype):
             dtype = np.dtype(dtype)
         table.append((name, shape, dtype.name))
     return table
@@ -703,7 +692,7 @@ def _state_leaves(tree: Any, where: str) -> tuple[list, list[np.ndarray]]:
                 f"{where}: model_state: leaf {name} must be an array (numpy or JAX); got "
                 f"{type(x).__name__} {x!r:.100}"
             )
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        if is_typed_key(x):
             raise TypeError(
                 f"{where}: model_state: leaf {name} has dtype {x.dtype}, a PRNG key; store "
                 "jax.random.key_data(key) (uint32) instead, or leave the RNG state out"

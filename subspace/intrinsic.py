@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from subspace._checks import check_bool, check_int
+
 __all__ = [
     "DInt",
     "SearchResult",
@@ -98,7 +100,7 @@ def d_int(
       grid point already reaches).
     """
     threshold = _check_threshold(threshold)
-    _check_bool("higher_is_better", higher_is_better)
+    check_bool(higher_is_better, "higher_is_better", what="a bool (True or False)", numpy=True)
     grid, mean = mean_by_d(ds, values)
     reached, i, x = _first_reaching(grid, mean[None], threshold, higher_is_better)
     if not reached[0]:
@@ -107,14 +109,6 @@ def d_int(
 
 
 # --- argument checks (host-side, before any training) ---
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
-    return int(value)
 
 
 def _check_open_unit(name: str, value) -> float:
@@ -131,11 +125,6 @@ def _check_threshold(threshold) -> float:
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite real number; got {threshold}")
     return float(threshold)
-
-
-def _check_bool(name: str, value) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool (True or False); got {value!r}")
 
 
 def _check_dims(name: str, dims) -> list[int]:
@@ -225,8 +214,8 @@ def bootstrap_d_int(
       (1.5, 1.5)
     """
     threshold = _check_threshold(threshold)
-    _check_bool("higher_is_better", higher_is_better)
-    n_boot = _check_int("n_boot", n_boot, 1)
+    check_bool(higher_is_better, "higher_is_better", what="a bool (True or False)", numpy=True)
+    n_boot = check_int(n_boot, "n_boot", 1)
     level = _check_open_unit("level", level)
     replicates = _bootstrap_replicates(
         ds, values, threshold, higher_is_better=higher_is_better, n_boot=n_boot, seed=seed
@@ -253,9 +242,9 @@ def refine_dims(lo: int, hi: int, k: int) -> list[int]:
       >>> refine_dims(8, 10, 4)
       [9]
     """
-    lo = _check_int("lo", lo, 1)
-    hi = _check_int("hi", hi, 1)
-    k = _check_int("k", k, 1)
+    lo = check_int(lo, "lo", 1)
+    hi = check_int(hi, "hi", 1)
+    k = check_int(k, "k", 1)
     if hi <= lo:
         raise ValueError(f"need lo < hi; got lo = {lo}, hi = {hi}")
     if hi - lo - 1 <= k:
@@ -281,7 +270,7 @@ def bracket(
       (there is nothing below it to refine).
     """
     threshold = _check_threshold(threshold)
-    _check_bool("higher_is_better", higher_is_better)
+    check_bool(higher_is_better, "higher_is_better", what="a bool (True or False)", numpy=True)
     grid, mean = mean_by_d(ds, values)
     reached, i, _ = _first_reaching(grid, mean[None], threshold, higher_is_better)
     if not reached[0] or i[0] == 0:
@@ -350,10 +339,10 @@ def search(
         raise TypeError(f"train must be callable as train(dims) -> (ds, values); got {train!r}")
     dims = _check_dims("coarse_dims", coarse_dims)
     threshold = _check_threshold(threshold)
-    _check_bool("higher_is_better", higher_is_better)
-    k = _check_int("k", k, 1)
+    check_bool(higher_is_better, "higher_is_better", what="a bool (True or False)", numpy=True)
+    k = check_int(k, "k", 1)
     rel_tol = _check_open_unit("rel_tol", rel_tol)
-    max_rounds = _check_int("max_rounds", max_rounds, 1)
+    max_rounds = check_int(max_rounds, "max_rounds", 1)
 
     all_ds: list[int] = []
     all_values: list[float] = []

@@ -10,7 +10,6 @@ member its own order, drawn from ``(shuffle_seed, epoch, member seed)``.
 from __future__ import annotations
 
 import functools
-import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -19,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from subspace._checks import check_int
 from subspace.checkpoint import GroupCheckpoint
 from subspace.sharding import (
     constrain_members,
@@ -199,11 +199,7 @@ def train_group(
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"train_group: {name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"train_group: {name} must be an integer >= {minimum}; got {value}")
-    return int(value)
+    return check_int(value, name, minimum, where="train_group")
 
 
 def _check_arguments(

@@ -16,6 +16,8 @@ from typing import Any
 
 import jax
 
+from subspace._checks import check_int
+
 __all__ = ["default_budget", "group_size", "program_bytes"]
 
 
@@ -57,8 +59,9 @@ def group_size(members: int, member_bytes: int, budget: int, multiple: int = 1) 
         ("budget", budget),
         ("multiple", multiple),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"group_size: {name} must be an integer >= 1; got {value!r}")
+        check_int(
+            value, name, 1, where="group_size", types=int, type_error=ValueError, range_repr=True
+        )
     per_device = max(1, budget // member_bytes)
     needed = math.ceil(members / multiple) * multiple
     return min(needed, per_device * multiple)

@@ -11,13 +11,14 @@ same code runs multi-host after ``jax.distributed.initialize()``.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from subspace._checks import check_int
 
 __all__ = [
     "MEMBER_AXIS",
@@ -45,10 +46,15 @@ def member_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
 def pad_members(values: np.ndarray, multiple: int) -> np.ndarray:
     """Pads the leading axis to a multiple of ``multiple`` by repeating the last entry."""
     values = _members(values, "pad_members")
-    if isinstance(multiple, bool) or not isinstance(multiple, numbers.Integral) or multiple < 1:
-        raise ValueError(
-            f"pad_members: multiple must be an integer >= 1 (the device count); got {multiple!r}"
-        )
+    multiple = check_int(
+        multiple,
+        "multiple",
+        1,
+        where="pad_members",
+        what="an integer >= 1 (the device count)",
+        type_error=ValueError,
+        range_repr=True,
+    )
     if values.shape[0] == 0:
         raise ValueError("pad_members: at least one member is needed")
     extra = -values.shape[0] % multiple

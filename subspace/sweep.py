@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from subspace.projections.base import _as_int
+from subspace._checks import as_int
 from subspace.projections.fastfood import block_size_for
 from subspace.train import LossFn, TrainState, make_trainer
 from subspace.wrap import Subspace, check_options, wrap
@@ -101,7 +101,7 @@ class Sweep(NamedTuple):
 def member_keys(seed: int | jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(init_key, proj_key, train_key)`` of the member with this seed."""
     if not isinstance(seed, (jax.Array, np.ndarray)):  # arrays: traced member seeds
-        _as_int("seed", seed)
+        as_int(seed, "seed")
     elif not jnp.issubdtype(seed.dtype, jnp.integer):
         raise TypeError(f"seed must be an integer (array); got dtype {seed.dtype}")
     init_key, proj_key, train_key = jax.random.split(jax.random.key(seed), 3)
@@ -139,7 +139,7 @@ def member_subspace(
     width = _check_width(width, where)
     if not isinstance(member, Member):
         raise TypeError(f"{where}: member must be a Member(d, seed); got {member!r}")
-    d = _as_int("member.d", member.d)
+    d = as_int(member.d, "member.d")
     if not 1 <= d <= width:
         raise ValueError(f"{where}: member.d must be an integer in [1, width={width}]; got {d}")
     init_key, proj_key, train_key = member_keys(member.seed)
@@ -186,7 +186,7 @@ def make_sweep(
     check_options(projection, options, "make_sweep")
     width = _check_width(width, "make_sweep")
     if theta0_seed is not None:
-        _as_int("theta0_seed", theta0_seed)
+        as_int(theta0_seed, "theta0_seed")
     opts = {**padded_options(projection, width), **options}
 
     def masked_loss(sub: Subspace, mask: jax.Array) -> LossFn:
@@ -279,7 +279,7 @@ def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
 
 
 def _check_width(width: Any, where: str) -> int:
-    width = _as_int("width", width)
+    width = as_int(width, "width")
     if width < 1:
         raise ValueError(f"{where}: width must be an integer >= 1; got {width}")
     return width

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from subspace._checks import check_int, is_typed_key
 from subspace.projections.base import check_key
 
 __all__ = ["LossFn", "TrainState", "Trainer", "make_trainer"]
@@ -104,7 +105,7 @@ def make_trainer(
         _check_trainable(z)
         # Copies, so that donating the state to ``step`` never deletes the caller's arrays.
         z, model_state = jax.tree_util.tree_map(jnp.array, (z, model_state))
-        key = jax.random.clone(key) if _typed_key(key) else jnp.array(key)
+        key = jax.random.clone(key) if is_typed_key(key) else jnp.array(key)
         return TrainState(z, opt.init(z), model_state, jnp.zeros((), jnp.int32), key)
 
     def update(state: TrainState, batch: Any) -> tuple[TrainState, Metrics]:
@@ -150,13 +151,16 @@ def _check_trainable(z: Any) -> None:
             )
 
 
-def _typed_key(key) -> bool:
-    return jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-
-
 def _scan(update, state, batch, num_steps):
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"Trainer.scan: num_steps must be an integer >= 1; got {num_steps!r}")
+    check_int(
+        num_steps,
+        "num_steps",
+        1,
+        where="Trainer.scan",
+        types=int,
+        type_error=ValueError,
+        range_repr=True,
+    )
 
     def body(carry, _):
         return update(carry, batch)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from subspace._checks import as_int, is_typed_key
 
 __all__ = ["Projection"]
 
@@ -27,8 +28,8 @@ class Projection(NamedTuple):
 
 def check_dims(D: Any, d: Any) -> tuple[int, int]:  # noqa: N803 -- the paper's symbols
     """Returns (D, d) as ints, or raises if they are not integers with 1 <= d <= D."""
-    D = _as_int("D", D)
-    d = _as_int("d", d)
+    D = as_int(D, "D")
+    d = as_int(d, "d")
     if D < 1:
         raise ValueError(f"D (number of parameters) must be an integer >= 1; got {D}")
     if not 1 <= d <= D:
@@ -56,7 +57,7 @@ def check_key(key: Any, where: str) -> jax.Array:
             f"{where}: key is required (a jax.random.key(seed) or jax.random.PRNGKey(seed)); "
             "library code never draws randomness from a global seed"
         )
-    typed = hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    typed = is_typed_key(key)
     raw = hasattr(key, "dtype") and key.dtype == jnp.uint32 and jnp.shape(key) == (2,)
     if not (typed and jnp.shape(key) == ()) and not raw:
         raise TypeError(
@@ -78,14 +79,3 @@ def check_z(z: Any, d: int, dtype: np.dtype, where: str) -> jax.Array:
             f"{where}: z must have dtype {dtype} (the projection's dtype); got {z.dtype}"
         )
     return z
-
-
-def _as_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer; got bool {value}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an integer; got {type(value).__name__} {value!r}"
-        ) from None

@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 
+from subspace._checks import as_int, check_bool
 from subspace.hadamard import METHODS, fwht
 from subspace.projections.base import (
     Projection,
-    _as_int,
     check_dims,
     check_dtype,
     check_key,
@@ -36,7 +36,7 @@ def block_size_for(width: int) -> int:
       >>> block_size_for(750), block_size_for(1024), block_size_for(1025)
       (1024, 1024, 2048)
     """
-    width = _as_int("width", width)
+    width = as_int(width, "width")
     if width < 1:
         raise ValueError(f"block_size_for: width must be an integer >= 1; got {width}")
     return 1 << (width - 1).bit_length()
@@ -117,8 +117,7 @@ def fastfood(
     D, d = check_dims(D, d)
     dtype = check_dtype(dtype)
     L = block_size_for(d) if block_size is None else _check_block_size(block_size, D, d)
-    if not isinstance(shared_input, bool):
-        raise TypeError(f"fastfood: shared_input must be True or False; got {shared_input!r}")
+    check_bool(shared_input, "shared_input", where="fastfood")
     if fwht_method not in METHODS:
         raise ValueError(f"fastfood: fwht_method must be one of {METHODS}; got {fwht_method!r}")
     blocks = math.ceil(D / L)
@@ -170,7 +169,7 @@ def fastfood(
 
 def _check_block_size(block_size: object, D: int, d: int) -> int:  # noqa: N803
     """block_size as an int, or raises unless it is a power of two in [d, 2^ceil(log2 D)]."""
-    L = _as_int("block_size", block_size)  # noqa: N806 -- the paper's symbol
+    L = as_int(block_size, "block_size")  # noqa: N806 -- the paper's symbol
     lo, hi = block_size_for(d), block_size_for(D)
     allowed = f"allowed: a power of two from {lo} to {hi} = 2^ceil(log2 D), D = {D}"
     if L < d or L & (L - 1):
