@@ -99,7 +99,7 @@ def _load_small(*args, limit=None, **kwargs):  # full mode's data, cut to keep t
 
 
 experiments.run.main, experiments.data.load = _toy_only, _load_small
-subspace.train_group = _long_run_started
+subspace.train_group = subspace.measure = _long_run_started
 """
 
 
