@@ -9,6 +9,9 @@ from subspace.compress import compressed_header
 from subspace.compress import load_compressed
 from subspace.compress import save_compressed
 from subspace.compress import size_report
+from subspace.es import ESTask
+from subspace.es import make_es_baseline
+from subspace.es import make_es_sweep
 from subspace.flatten import Leaf
 from subspace.flatten import Unravel
 from subspace.flatten import ravel
@@ -45,6 +48,7 @@ __version__ = "0.3.0"  # the one source: pyproject.toml reads it (tool.setuptool
 __all__ = [
     "PROJECTIONS",
     "CompressedModel",
+    "ESTask",
     "Data",
     "Leaf",
     "Member",
@@ -67,6 +71,8 @@ __all__ = [
     "linen_task",
     "load_compressed",
     "make_baseline",
+    "make_es_baseline",
+    "make_es_sweep",
     "make_sweep",
     "make_trainer",
     "measure",

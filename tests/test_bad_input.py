@@ -19,7 +19,7 @@ import optax
 import pytest
 
 import subspace
-from subspace import checkpoint, intrinsic, memory, sharding, sweep
+from subspace import checkpoint, es, intrinsic, memory, sharding, sweep
 from subspace.loop import Data
 from subspace.sweep import Member, Task
 
@@ -41,6 +41,7 @@ MODULES = [
     "subspace.progress",
     "subspace.results",
     "subspace.flax_tasks",
+    "subspace.es",
 ]
 
 # Public names that are containers, results, types or constants: nothing to validate.
@@ -68,6 +69,7 @@ NO_ARGUMENTS = {
     "REFINE_K": "a constant, the values of d per refinement pass",
     "SCHEMA_VERSION": "a constant, the results.json schema version",
     "LOSSES": "a constant, the named losses linen_task/nnx_task accept (covered there)",
+    "ESTask": "a dataclass of callables, validated by make_es_sweep/make_es_baseline",
 }
 
 
@@ -1236,6 +1238,32 @@ CASES = [
         TypeError,
         "to_host: x must be a jax.Array or numpy array",
         "to-host",
+    ),
+    case(
+        es.make_es_sweep,
+        lambda c: es.make_es_sweep(
+            es.ESTask(c.spy("init"), c.spy("fitness")),
+            optax.sgd(0.1),
+            projection="dense",
+            width=4,
+            population=7,
+            sigma=0.1,
+        ),
+        ValueError,
+        "make_es_sweep: population must be an even integer >= 2",
+        "es-sweep-population",
+    ),
+    case(
+        es.make_es_baseline,
+        lambda c: es.make_es_baseline(
+            es.ESTask(c.spy("init"), c.spy("fitness")),
+            optax.sgd(0.1),
+            population=8,
+            sigma=float("nan"),
+        ),
+        ValueError,
+        "make_es_baseline: sigma must be a finite number > 0",
+        "es-baseline-sigma",
     ),
     # --- measurement, progress, results, flax tasks ---
     case(
