@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -45,11 +45,13 @@ from subspace.flatten import Unravel, ravel
 from subspace.sweep import (
     Sweep,
     SweepState,
-    _check_members,
     _check_optimizer,
     _check_width,
+    masked_z,
     member_keys,
+    no_z,
     padded_options,
+    vmapped_sweep,
 )
 from subspace.train import TrainState
 from subspace.wrap import check_options, wrap
@@ -162,18 +164,7 @@ def make_es_sweep(
         params = state.subspace.params(state.train.z * state.mask)
         return {"fitness": _eval_fitness(task, params, state.train.key, es["eval_episodes"])}
 
-    def init(ds: Sequence[int] | jax.Array, seeds: Sequence[int] | jax.Array) -> SweepState:
-        _check_members(ds, seeds, width)
-        return jax.vmap(init_one)(jnp.asarray(ds), jnp.asarray(seeds))
-
-    return Sweep(
-        init=init,
-        update=jax.vmap(update_one, in_axes=(0, None)),
-        update_each=jax.vmap(update_one),
-        evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
-        width=width,
-        trained=lambda state: state.train.z * state.mask,
-    )
+    return vmapped_sweep(init_one, update_one, evaluate_one, width=width, trained=masked_z)
 
 
 def make_es_baseline(
@@ -204,7 +195,8 @@ def make_es_baseline(
     unravel = _unravel_of(task)
     D = unravel.D  # noqa: N806 -- the paper's symbol
 
-    def init_one(seed: jax.Array) -> SweepState:
+    def init_one(d: jax.Array, seed: jax.Array) -> SweepState:
+        del d  # every member trains all D parameters
         init_key, _, train_key = member_keys(seed)
         theta, _ = ravel(task.init(init_key))
         theta = theta.astype(jnp.promote_types(theta.dtype, jnp.float32))
@@ -230,18 +222,7 @@ def make_es_baseline(
         theta = params(state.train.z)
         return {"fitness": _eval_fitness(task, theta, state.train.key, es["eval_episodes"])}
 
-    def init(ds: Sequence[int] | jax.Array, seeds: Sequence[int] | jax.Array) -> SweepState:
-        _check_members(ds, seeds, D)
-        return jax.vmap(init_one)(jnp.asarray(seeds))
-
-    return Sweep(
-        init=init,
-        update=jax.vmap(update_one, in_axes=(0, None)),
-        update_each=jax.vmap(update_one),
-        evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
-        width=D,
-        trained=lambda state: None,
-    )
+    return vmapped_sweep(init_one, update_one, evaluate_one, width=D, trained=no_z)
 
 
 # --- the estimator (private; tested directly) ---

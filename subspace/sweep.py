@@ -219,18 +219,7 @@ def make_sweep(
         params = state.subspace.params(state.train.z * state.mask)
         return task.eval_fn(params, state.train.model_state, batch)
 
-    def init(ds: Sequence[int] | jax.Array, seeds: Sequence[int] | jax.Array) -> SweepState:
-        _check_members(ds, seeds, width)
-        return jax.vmap(init_one)(jnp.asarray(ds), jnp.asarray(seeds))
-
-    return Sweep(
-        init=init,
-        update=jax.vmap(update_one, in_axes=(0, None)),
-        update_each=jax.vmap(update_one),
-        evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
-        width=width,
-        trained=lambda state: state.train.z * state.mask,
-    )
+    return vmapped_sweep(init_one, update_one, evaluate_one, width=width, trained=masked_z)
 
 
 def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
@@ -246,7 +235,8 @@ def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
     params, _ = jax.eval_shape(task.init, jax.random.key(0))
     D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))  # noqa: N806
 
-    def init_one(seed: jax.Array) -> SweepState:
+    def init_one(d: jax.Array, seed: jax.Array) -> SweepState:
+        del d  # every member trains all D parameters
         init_key, _, train_key = member_keys(seed)
         params, model_state = task.init(init_key)
         trainer = make_trainer(task.loss_fn, optimizer)
@@ -261,17 +251,42 @@ def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
             raise ValueError("Sweep.evaluate: the task has no eval_fn")
         return task.eval_fn(state.train.z, state.train.model_state, batch)
 
+    return vmapped_sweep(init_one, update_one, evaluate_one, width=D, trained=no_z)
+
+
+def masked_z(state: SweepState) -> jax.Array:
+    """Every member's trained z, zero past its d (``Sweep.trained`` of a subspace sweep)."""
+    return state.train.z * state.mask
+
+
+def no_z(state: SweepState) -> None:
+    """``Sweep.trained`` of a baseline: its members have no z."""
+    del state
+
+
+def vmapped_sweep(
+    init_one: Callable[[jax.Array, jax.Array], SweepState],
+    update_one: Callable[[SweepState, Any], tuple[SweepState, dict]],
+    evaluate_one: Callable[[SweepState, Any], dict],
+    *,
+    width: int,
+    trained: Callable[[SweepState], jax.Array | None],
+) -> Sweep:
+    """The :class:`Sweep` of one member's functions: ``init_one(d, seed)``,
+    ``update_one(state, batch)`` and ``evaluate_one(state, batch)`` vmapped over members
+    (a shared batch, or one batch per member for ``update_each``)."""
+
     def init(ds: Sequence[int] | jax.Array, seeds: Sequence[int] | jax.Array) -> SweepState:
-        _check_members(ds, seeds, D)
-        return jax.vmap(init_one)(jnp.asarray(seeds))
+        _check_members(ds, seeds, width)
+        return jax.vmap(init_one)(jnp.asarray(ds), jnp.asarray(seeds))
 
     return Sweep(
         init=init,
         update=jax.vmap(update_one, in_axes=(0, None)),
         update_each=jax.vmap(update_one),
         evaluate=jax.vmap(evaluate_one, in_axes=(0, None)),
-        width=D,
-        trained=lambda state: None,
+        width=width,
+        trained=trained,
     )
 
 
