@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import optax
 
+from subspace.es import ES, ESTask
 from subspace.loop import Data
 from subspace.sweep import Task
 
@@ -27,7 +28,8 @@ class Experiment:
 
     Attributes:
       name: the config's name.
-      task: model and loss (:class:`subspace.sweep.Task`).
+      task: model and loss (:class:`subspace.sweep.Task`), or a policy and its environment
+        (:class:`subspace.ESTask`) trained by evolution strategies with ``es``.
       optimizer: ``optimizer(lr) -> optax.GradientTransformation``.
       lr: learning rate of the subspace runs (of z).
       baseline_lr: learning rate of the full-parameter baseline; None means ``lr``. The
@@ -53,10 +55,14 @@ class Experiment:
       fraction: 0.9 for d_int90, 1.0 for d_int100.
       baseline: train the full-parameter baseline (needed when ``threshold`` is None).
       shuffle_seed: seed of the minibatch order.
+      es: the ES hyperparameters of the subspace runs (an ESTask only); ``steps`` counts
+        generations.
+      baseline_es: the ES hyperparameters of the full-parameter baseline (σ per parameter
+        of θ); None means ``es``.
     """
 
     name: str
-    task: Task
+    task: Task | ESTask
     optimizer: Callable[[float], optax.GradientTransformation]
     lr: float
     dims: tuple[int, ...]
@@ -75,6 +81,8 @@ class Experiment:
     fraction: float = 0.9
     baseline: bool = True
     shuffle_seed: int = 0
+    es: ES | None = None
+    baseline_es: ES | None = None
 
     @property
     def label(self) -> str:

@@ -312,6 +312,8 @@ class Settings:
                 budget_bytes=self.budget_bytes,
                 checkpoint_every=self.checkpoint_every,
                 progress=progress,
+                es=exp.es,
+                baseline_es=exp.baseline_es,
             )
         except ValueError as e:
             raise UserError(str(e).removeprefix("measure: ")) from None

@@ -1,4 +1,4 @@
-"""The paper's networks in flax linen: FC, LeNet, untied LeNet and ResNet-20.
+"""The paper's networks in flax linen: FC, LeNet, untied LeNet, ResNet-20 and the RL policies.
 
 Every model maps (N, H, W, C) images to (N, num_classes) logits and takes a
 `train: bool` argument (only ResNet20 uses it, for batch normalisation).
@@ -8,6 +8,10 @@ from models.fc import FC
 from models.lenet import (
     LeNet,
     UntiedLeNet,
+)
+from models.policies import (
+    ConvPolicy,
+    MLPPolicy,
 )
 from models.registry import (
     MODELS,
@@ -22,7 +26,9 @@ __all__ = [
     "FC",
     "MODELS",
     "BasicBlock",
+    "ConvPolicy",
     "LeNet",
+    "MLPPolicy",
     "ResNet20",
     "UntiedLeNet",
     "get_model",

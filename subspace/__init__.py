@@ -9,6 +9,7 @@ from subspace.compress import compressed_header
 from subspace.compress import load_compressed
 from subspace.compress import save_compressed
 from subspace.compress import size_report
+from subspace.es import ES
 from subspace.es import ESTask
 from subspace.es import make_es_baseline
 from subspace.es import make_es_sweep
@@ -48,6 +49,7 @@ __version__ = "0.3.0"  # the one source: pyproject.toml reads it (tool.setuptool
 __all__ = [
     "PROJECTIONS",
     "CompressedModel",
+    "ES",
     "ESTask",
     "Data",
     "Leaf",

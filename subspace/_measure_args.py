@@ -13,6 +13,7 @@ from typing import Any
 import optax
 
 from subspace._checks import check_bool, check_int
+from subspace.es import ES, ESTask
 from subspace.loop import Data
 from subspace.progress import Progress
 from subspace.projections import PROJECTIONS
@@ -48,6 +49,8 @@ class MeasureArgs:
     budget_bytes: int | None
     checkpoint_every: int
     progress: bool | Progress
+    es: ES | None
+    baseline_es: ES | None
 
 
 def _fail(name: str, allowed: str, value: Any, exc: type = ValueError):
@@ -81,8 +84,15 @@ def _ints(name: str, values: Any) -> list[int]:
 
 def check_measure_arguments(task: Any, **kw: Any) -> MeasureArgs:
     """Every argument of :func:`subspace.measure`, checked; the normalised set."""
-    if not isinstance(task, Task):
-        _fail("task", "a subspace.Task (see subspace.linen_task / nnx_task)", task, TypeError)
+    if not isinstance(task, (Task, ESTask)):
+        _fail(
+            "task",
+            "a subspace.Task (see subspace.linen_task / nnx_task) or a subspace.ESTask "
+            "(see subspace.rl)",
+            task,
+            TypeError,
+        )
+    es, baseline_es = _check_es(task, kw)
     dims = _ints("dims", kw["dims"])
     _optimizer("optimizer", kw["optimizer"])
     seeds = kw["seeds"]
@@ -177,5 +187,29 @@ def check_measure_arguments(task: Any, **kw: Any) -> MeasureArgs:
         budget_bytes=budget,
         checkpoint_every=_int("checkpoint_every", kw["checkpoint_every"], 1),
         progress=progress,
+        es=es,
+        baseline_es=baseline_es,
         **flags,
     )
+
+
+def _check_es(task: Any, kw: dict) -> tuple[ES | None, ES | None]:
+    """An ESTask needs ``es`` (and trains for ``steps`` generations, without data); a
+    gradient-trained Task takes neither ``es`` nor ``baseline_es``."""
+    es, baseline_es = kw["es"], kw["baseline_es"]
+    if not isinstance(task, ESTask):
+        if es is not None or baseline_es is not None:
+            raise ValueError(
+                "measure: es and baseline_es are for an ESTask (evolution strategies); "
+                "a subspace.Task trains by gradient"
+            )
+        return None, None
+    if not isinstance(es, ES):
+        _fail("es", "a subspace.ES(population, sigma, ...) with an ESTask", es, TypeError)
+    if baseline_es is not None and not isinstance(baseline_es, ES):
+        _fail("baseline_es", "a subspace.ES or None (None: the same as es)", baseline_es, TypeError)
+    if kw["data"] is not None or kw["epochs"] is not None or kw["batch_size"] is not None:
+        raise ValueError(
+            "measure: an ESTask takes no data, epochs or batch_size; give steps (generations)"
+        )
+    return es, baseline_es or es

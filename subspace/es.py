@@ -56,7 +56,7 @@ from subspace.sweep import (
 from subspace.train import TrainState
 from subspace.wrap import check_options, wrap
 
-__all__ = ["ESTask", "make_es_baseline", "make_es_sweep"]
+__all__ = ["ES", "ESTask", "make_es_baseline", "make_es_sweep"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +74,44 @@ class ESTask:
     init: Callable[[jax.Array], Any]
     fitness: Callable[[Any, jax.Array], jax.Array]
     eval_fitness: Callable[[Any, jax.Array], jax.Array] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ES:
+    """The ES hyperparameters of a measurement (:func:`subspace.measure` with an
+    :class:`ESTask`); the keyword arguments of :func:`make_es_sweep` and
+    :func:`make_es_baseline`, checked when built.
+
+    Attributes:
+      population: n, fitness evaluations per generation; even with ``antithetic``.
+      sigma: σ > 0, the standard deviation of the perturbations (of z, or of θ for the
+        full-parameter baseline).
+      antithetic: mirrored sampling.
+      eval_episodes: episodes (keys) the evaluation averages.
+      weight_decay: L2 coefficient λ >= 0.
+    """
+
+    population: int
+    sigma: float
+    antithetic: bool = True
+    eval_episodes: int = 8
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        checked = _check_es_args(
+            "ES",
+            self.population,
+            self.sigma,
+            self.antithetic,
+            self.eval_episodes,
+            self.weight_decay,
+        )
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`make_es_sweep` / :func:`make_es_baseline`."""
+        return dataclasses.asdict(self)
 
 
 def make_es_sweep(

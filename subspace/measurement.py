@@ -32,6 +32,7 @@ import optax
 
 from subspace._measure_args import check_measure_arguments
 from subspace.checkpoint import GroupCheckpoint
+from subspace.es import ES, ESTask, make_es_baseline, make_es_sweep
 from subspace.intrinsic import bootstrap_d_int, d_int, search
 from subspace.loop import Data, train_group
 from subspace.memory import default_budget, group_size, program_bytes
@@ -59,7 +60,7 @@ class SweepError(ValueError):
 
 
 def measure(
-    task: Task,
+    task: Task | ESTask,
     *,
     dims: Sequence[int],
     optimizer: optax.GradientTransformation,
@@ -86,6 +87,8 @@ def measure(
     budget_bytes: int | None = None,
     checkpoint_every: int = 500,
     progress: bool | Progress = True,
+    es: ES | None = None,
+    baseline_es: ES | None = None,
 ) -> SweepResult:
     """Measures the intrinsic dimension of ``task``: trains z for every (d, seed) of the
     grid (θ = θ0 + P z) and reads d_int where the mean metric over seeds reaches the
@@ -93,7 +96,11 @@ def measure(
 
     Args:
       task: the model and loss (:class:`subspace.Task`; :func:`subspace.linen_task` or
-        :func:`subspace.nnx_task` build one from a Flax model).
+        :func:`subspace.nnx_task` build one from a Flax model), trained by gradient; or an
+        :class:`subspace.ESTask` (e.g. from :mod:`subspace.rl`), trained by evolution
+        strategies with ``es``: then ``steps`` counts generations, there is no data, the
+        optimisers step on the ES gradient estimate, and the metric is ``final_fitness``
+        (the mean evaluation fitness after training; ``initial_fitness`` at θ0).
       dims: the grid of d (each 1 <= d <= D).
       optimizer: the optax optimiser of z.
       seeds: seeds per d (0, 1, ...), or the list of seeds. Member (d, seed) draws θ0, P
@@ -130,6 +137,9 @@ def measure(
         a quarter of the host's).
       checkpoint_every: save a group's in-flight state every this many steps (``out`` only).
       progress: True (a tqdm bar), False (silent), or a :class:`subspace.Progress`.
+      es: the ES hyperparameters (:class:`subspace.ES`), with an ESTask only.
+      baseline_es: the baseline's ES hyperparameters (σ is per parameter of θ there, so it
+        usually differs from the subspace's); None: ``es``.
 
     Returns:
       A :class:`subspace.SweepResult` (also in ``out``; ``SweepResult.load(out)`` reads it).
@@ -173,6 +183,8 @@ def measure(
         budget_bytes=budget_bytes,
         checkpoint_every=checkpoint_every,
         progress=progress,
+        es=es,
+        baseline_es=baseline_es,
     )
     return m.run()
 
@@ -185,7 +197,9 @@ class _Measurement:
         self.task, self.a = task, a
         # One reporter: process 0's (the others train the same members silently).
         self.progress = make_progress(a.progress if jax.process_index() == 0 else False)
-        params, _ = jax.eval_shape(task.init, jax.random.key(0))
+        params = jax.eval_shape(task.init, jax.random.key(0))
+        if not isinstance(task, ESTask):
+            params, _ = params  # a Task's init gives (params, model_state)
         self.D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
         if a.dims[-1] > self.D:
             raise ValueError(f"measure: dims must be <= D = {self.D}; got {a.dims[-1]}")
@@ -221,6 +235,9 @@ class _Measurement:
             "refine": a.refine,
             **a.meta,
         }
+        if a.es is not None:  # only then, so gradient-trained results keep their config
+            self.config["es"] = a.es.kwargs()
+            self.config["baseline_es"] = a.baseline_es.kwargs()
         self.mesh = member_mesh()
         self.budget = a.budget_bytes or default_budget()
         self.metric_fn = a.metric_fn or (lambda outputs: outputs[a.metric])
@@ -351,7 +368,10 @@ class _Measurement:
         todo = [s for s in a.seeds if s not in done]
         if todo:
             self.progress.message(f"baseline: full-parameter training, D = {self.D}, seeds {todo}")
-            sweep = make_baseline(self.task, a.baseline)
+            if a.es is None:
+                sweep = make_baseline(self.task, a.baseline)
+            else:
+                sweep = make_es_baseline(self.task, a.baseline, **a.baseline_es.kwargs())
             keys = [{"seed": s} for s in todo]
             self.train("baseline", sweep, keys, np.full(len(todo), self.D), np.array(todo))
         diverged = [r["seed"] for r in self.baseline if r[a.metric] is None]
@@ -374,7 +394,12 @@ class _Measurement:
                 f"{projection}: {len(todo)} members, d in {sorted({d for d, _ in todo})}, "
                 f"z padded to {width}"
             )
-            sweep = make_sweep(self.task, a.optimizer, projection=projection, width=width)
+            if a.es is None:
+                sweep = make_sweep(self.task, a.optimizer, projection=projection, width=width)
+            else:
+                sweep = make_es_sweep(
+                    self.task, a.optimizer, projection=projection, width=width, **a.es.kwargs()
+                )
             keys = [{"projection": projection, "d": d, "seed": s} for d, s in todo]
             ds, seeds = np.array([d for d, _ in todo]), np.array([s for _, s in todo])
             self.train(projection, sweep, keys, ds, seeds)

@@ -19,7 +19,7 @@ import optax
 import pytest
 
 import subspace
-from subspace import checkpoint, es, intrinsic, memory, sharding, sweep
+from subspace import checkpoint, es, intrinsic, memory, rl, sharding, sweep
 from subspace.loop import Data
 from subspace.sweep import Member, Task
 
@@ -42,6 +42,7 @@ MODULES = [
     "subspace.results",
     "subspace.flax_tasks",
     "subspace.es",
+    "subspace.rl",
 ]
 
 # Public names that are containers, results, types or constants: nothing to validate.
@@ -1264,6 +1265,47 @@ CASES = [
         ValueError,
         "make_es_baseline: sigma must be a finite number > 0",
         "es-baseline-sigma",
+    ),
+    case(
+        es.ES,
+        lambda c: es.ES(population=8, sigma=0.0),
+        ValueError,
+        "ES: sigma must be a finite number > 0",
+        "es-settings-sigma",
+    ),
+    case(
+        rl.gymnax_task,
+        lambda c: rl.gymnax_task("CartPole-v9", c.spy("policy")),
+        ValueError,
+        r"gymnax_task: env must be one of gymnax.registered_envs \(CartPole-v1, ",
+        "gymnax-task-env",
+    ),
+    case(
+        rl.brax_task,
+        lambda c: rl.brax_task("humanoid", c.spy("policy"), max_steps=0),
+        ValueError,
+        "brax_task: max_steps must be an integer >= 1",
+        "brax-task-max-steps",
+    ),
+    case(
+        rl.episode_return,
+        lambda c: rl.episode_return(c.spy("reset"), c.spy("step"), c.spy("act"), c.key, 0),
+        ValueError,
+        "episode_return: max_steps must be an integer >= 1",
+        "episode-return-max-steps",
+    ),
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(
+            es.ESTask(c.spy("init"), c.spy("fitness")),
+            dims=[2],
+            optimizer=optax.sgd(0.1),
+            steps=1,
+            baseline=optax.sgd(0.1),
+        ),
+        TypeError,
+        r"measure: es must be a subspace.ES\(population, sigma, ...\) with an ESTask",
+        "measure-es-missing",
     ),
     # --- measurement, progress, results, flax tasks ---
     case(

@@ -1,0 +1,67 @@
+"""Shared builder of the reinforcement-learning configs: evolution strategies (ES) on a
+policy in a gymnax environment, in random subspaces and on all D parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import optax
+
+from experiments.config import Experiment
+from subspace.es import ES
+from subspace.rl import gymnax_task
+
+#: What d_int is read from. "final_fitness": the policy's mean evaluation return after
+#: training; "fitness_gain": that return minus the return at θ0 (same episodes), for
+#: environments whose returns are negative (a fraction of a negative return is not a
+#: lower bar), so the threshold is a fraction of the baseline's improvement.
+METRICS = {
+    "final_fitness": lambda r: r["final_fitness"],
+    "fitness_gain": lambda r: r["final_fitness"] - r["initial_fitness"],
+}
+
+
+def es_experiment(
+    name: str,
+    *,
+    env: str,
+    policy: nn.Module,
+    dims: Sequence[int],
+    smoke: bool,
+    generations: int,
+    population: int,
+    sigma: float,
+    lr: float,
+    baseline_sigma: float,
+    baseline_lr: float,
+    seeds: int = 3,
+    max_steps: int | None = None,
+    episodes: int = 1,
+    eval_episodes: int = 8,
+    weight_decay: float = 0.0,
+    metric: str = "final_fitness",
+) -> Experiment:
+    """An Experiment that trains ``policy`` on ``env`` by ES with Adam (antithetic
+    sampling, centred ranks) for ``generations`` generations, reading d_int90 at 0.9 ×
+    the full-parameter ES baseline's ``metric``. ``smoke`` keeps the first two values of d,
+    2 seeds, 2 generations of 4, 20-step episodes and 2 evaluation episodes."""
+    if smoke:
+        population, max_steps, eval_episodes, generations = 4, 20, 2, 2
+    return Experiment(
+        name=name,
+        task=gymnax_task(env, policy, max_steps=max_steps, episodes=episodes),
+        optimizer=optax.adam,
+        lr=lr,
+        baseline_lr=baseline_lr,
+        dims=tuple(dims[:2]) if smoke else tuple(dims),
+        seeds=2 if smoke else seeds,
+        projections=("fastfood",),
+        steps=generations,
+        metric=metric,
+        metric_fn=METRICS[metric],
+        es=ES(population, sigma, eval_episodes=eval_episodes, weight_decay=weight_decay),
+        baseline_es=ES(
+            population, baseline_sigma, eval_episodes=eval_episodes, weight_decay=weight_decay
+        ),
+    )
