@@ -1,5 +1,5 @@
 """Shared builder of the reinforcement-learning configs: evolution strategies (ES) on a
-policy in a gymnax environment, in random subspaces and on all D parameters."""
+policy in a gymnax (or brax) environment, in random subspaces and on all D parameters."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import optax
 
 from experiments.config import Experiment
 from subspace.es import ES
-from subspace.rl import gymnax_task
+from subspace.rl import brax_task, gymnax_task
 
 #: What d_int is read from. "final_fitness": the policy's mean evaluation return after
 #: training; "fitness_gain": that return minus the return at θ0 (same episodes), for
@@ -41,20 +41,28 @@ def es_experiment(
     eval_episodes: int = 8,
     weight_decay: float = 0.0,
     metric: str = "final_fitness",
+    suite: str = "gymnax",
+    smoke_dims: Sequence[int] | None = None,
 ) -> Experiment:
     """An Experiment that trains ``policy`` on ``env`` by ES with Adam (antithetic
     sampling, centred ranks) for ``generations`` generations, reading d_int90 at 0.9 ×
     the full-parameter ES baseline's ``metric``. ``smoke`` keeps the first two values of d,
-    2 seeds, 2 generations of 4, 20-step episodes and 2 evaluation episodes."""
+    2 seeds, 2 generations of 4, 20-step episodes and 2 evaluation episodes (or
+    ``smoke_dims``). ``suite`` is "gymnax" or "brax" (the ``[brax]`` extra)."""
     if smoke:
         population, max_steps, eval_episodes, generations = 4, 20, 2, 2
+        dims = smoke_dims or dims[:2]
+    if suite == "brax":
+        task = brax_task(env, policy, max_steps=max_steps or 1000, episodes=episodes)
+    else:
+        task = gymnax_task(env, policy, max_steps=max_steps, episodes=episodes)
     return Experiment(
         name=name,
-        task=gymnax_task(env, policy, max_steps=max_steps, episodes=episodes),
+        task=task,
         optimizer=optax.adam,
         lr=lr,
         baseline_lr=baseline_lr,
-        dims=tuple(dims[:2]) if smoke else tuple(dims),
+        dims=tuple(dims),
         seeds=2 if smoke else seeds,
         projections=("fastfood",),
         steps=generations,

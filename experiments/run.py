@@ -232,7 +232,7 @@ class Settings:
         """Checks the flags against the config; a mistake is a :class:`UserError`."""
         try:
             exp = configs.load(args.config, smoke=args.smoke)
-        except ValueError as e:
+        except (ValueError, ImportError) as e:  # ImportError: an extra is not installed
             raise UserError(e) from None
         if exp.data is not None and args.steps:
             raise UserError("--steps is for full-batch configs; use --epochs")

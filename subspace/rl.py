@@ -12,10 +12,10 @@ whose fitness is an episode's return in a JAX environment.
 The policy is a flax linen module mapping one observation, with a leading batch axis of 1,
 to outputs; the task maps outputs to an action by the environment's action space: the
 argmax for a discrete space (a deterministic policy, as in Salimans et al. 2017), and
-``low + (tanh(out) + 1) / 2 · (high - low)`` for a box. An episode is one ``lax.scan`` of
-``max_steps`` steps that sums the rewards up to and including the first ``done`` (later
-steps are computed and masked, so every episode has the same shape and vmaps); episodes
-are pure functions of their keys: the same key gives the same return.
+``low + (tanh(out) + 1) / 2 · (high - low)`` for a box. An episode is one ``lax.while_loop``
+of at most ``max_steps`` steps that sums the rewards up to and including the first
+``done``; vmapped over a population it runs until the last episode is done, the finished
+ones masked. Episodes are pure functions of their keys: the same key gives the same return.
 
 Example:
   >>> task = gymnax_task("CartPole-v1", MLPPolicy(hidden=(20, 20), outputs=2))
@@ -52,7 +52,7 @@ def episode_return(
       step: ``step(key, state, action) -> (obs, state, reward, done)``.
       act: ``act(obs) -> action`` (the policy with its parameters bound).
       key: the episode's key (reset and every step's key derive from it).
-      max_steps: the scan's length; the episode is cut there if not done before.
+      max_steps: the episode is cut there if not done before.
 
     Returns:
       The return, a float32 scalar.
@@ -60,16 +60,23 @@ def episode_return(
     max_steps = check_int(max_steps, "max_steps", 1, where="episode_return")
     reset_key, steps_key = jax.random.split(key)
     obs, state = reset(reset_key)
+    keys = jax.random.split(steps_key, max_steps)
 
-    def body(carry, k):
-        obs, state, total, alive = carry
-        obs, state, reward, done = step(k, state, act(obs))
+    def running(carry):
+        t, _, _, _, alive = carry
+        return (t < max_steps) & (alive > 0)
+
+    def body(carry):
+        t, obs, state, total, alive = carry
+        obs, state, reward, done = step(keys[t], state, act(obs))
         total = total + alive * jnp.asarray(reward, jnp.float32)
         alive = alive * (1.0 - jnp.asarray(done, jnp.float32))
-        return (obs, state, total, alive), None
+        return t + 1, obs, state, total, alive
 
-    init = (obs, state, jnp.zeros((), jnp.float32), jnp.ones((), jnp.float32))
-    (_, _, total, _), _ = jax.lax.scan(body, init, jax.random.split(steps_key, max_steps))
+    # A while loop, not a scan: it stops when the episode (under vmap, every episode of
+    # the batch) is done, so short episodes cost only their own steps; the sum is the same.
+    init = (jnp.zeros((), jnp.int32), obs, state, jnp.zeros((), jnp.float32), jnp.ones((), jnp.float32))
+    total = jax.lax.while_loop(running, body, init)[3]
     return total
 
 

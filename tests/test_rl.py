@@ -188,11 +188,13 @@ def test_measure_refuses_es_settings_for_a_gradient_task(tmp_path):
 # --- the RL configs -----------------------------------------------------------------------
 
 
-RL_CONFIGS = {"cartpole_es": 562}
+RL_CONFIGS = {"cartpole_es": 562, "pendulum_es": 521, "humanoid_es": 132_881}
 
 
 @pytest.mark.parametrize("name, D", sorted(RL_CONFIGS.items()))
 def test_rl_config_smoke_run(name, D, tmp_path, capsys):
+    if name == "humanoid_es" and not HAVE_BRAX:
+        pytest.skip("humanoid_es needs brax (the [brax] extra, about 1 GB), not installed")
     run.main([name, "--smoke", "--out", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["complete"] and results["config"]["D"] == D
@@ -202,3 +204,15 @@ def test_rl_config_smoke_run(name, D, tmp_path, capsys):
     assert results["config"]["es"]["population"] == 4  # the smoke size
     assert exp.es.population >= 32 and exp.seeds >= 3
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("fastfood: d_int90 = ")
+
+
+@pytest.mark.skipif(HAVE_BRAX, reason="brax is installed")
+def test_a_config_whose_extra_is_missing_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run.main(["humanoid_es", "--smoke"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: brax.envs is needed for this task: pip install \"subspace-intrinsic[brax]\" "
+        "(No module named 'brax')"
+    ]

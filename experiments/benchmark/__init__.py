@@ -1,6 +1,6 @@
 """Performance benchmark: subspace training against plain training, side by side.
 
-    python -m experiments.benchmark [--quick] [--out DIR]
+    python -m experiments.benchmark [--quick] [--only es] [--out DIR]
 
 In one process, with warm-up (compilation timed apart), repeats and medians:
 
@@ -12,9 +12,15 @@ In one process, with warm-up (compilation timed apart), repeats and medians:
    ".[bench]"``), 2^10 .. 2^22 elements, results checked equal (:mod:`.hadamard`);
 3. a 16-value sweep over d on MNIST FC for one epoch, the batched engine against a
    sequential loop, end to end with compilation (:mod:`.sweep`);
-4. bytes of projection state per parameter, and XLA's temporary memory of the compiled
+4. evolution strategies on CartPole-v1 (D = 562, fastfood; full: 24 members, d in
+   1..16 x 3 seeds, 20 generations of 64): the batched ES sweep in one ``train_group``
+   call against one call per member, end to end with compilation and in the steady
+   state, as environment steps per second (counted exactly), the members' results
+   checked equal (:mod:`.es`); ``--only es`` measures only this and merges it into the
+   output folder's existing ``benchmark.json``;
+5. bytes of projection state per parameter, and XLA's temporary memory of the compiled
    step (:mod:`.memory`, :mod:`.steps`);
-5. a summary table and the issue's targets with pass/fail (:mod:`.targets`);
+6. a summary table and the issue's targets with pass/fail (:mod:`.targets`);
    ``python -m experiments.benchmark.readme`` prints the README's scaling table from
    the committed ``benchmark.json`` (:mod:`.readme`).
 
@@ -24,11 +30,12 @@ minutes on an idle 2-core CPU). Writes to ``--out`` (default
 ``benchmark.json``, ``step_time.png``, ``step_time_vs_D.png``, ``fwht.png`` and
 ``sweep.png``, each atomically.
 
-``benchmark.json`` (schema version 1); times in seconds, memory in bytes:
+``benchmark.json`` (schema version 2: version 1 without ``es``); times in seconds,
+memory in bytes:
 
-- ``schema_version``: 1; ``quick``: whether ``--quick`` was given; ``wall_time_s``;
+- ``schema_version``: 2; ``quick``: whether ``--quick`` was given; ``wall_time_s``;
   ``part_wall_s``: wall time of each part (``steps``, ``scaling``, ``fwht``, ``sweep``,
-  ``memory``).
+  ``es``, ``memory``).
 - ``machine``: ``backend``, ``device_kind``, ``device_count``, ``cpu_count``,
   ``cpus_available``, ``jax_version``, ``jaxlib_version``, ``fht_cpu_version`` (null: not
   installed), ``python_version``, ``platform``, ``machine``, ``xla_flags``,
@@ -56,6 +63,24 @@ minutes on an idle 2-core CPU). Writes to ``--out`` (default
   ``examples``, ``batch_size``, ``lr``, ``batched_s``, ``sequential_s``,
   ``sequential_member_s``, ``speedup`` (sequential over batched), ``max_z_difference``
   and ``max_train_accuracy_difference`` (batched against sequential: the same members).
+- ``es`` (null when skipped): ``env``, ``policy``, ``D``, ``projection``, ``width``,
+  ``ds`` and ``seeds`` (one entry per member), ``members``, ``generations``,
+  ``population``, ``sigma``, ``optimizer``, ``lr``, ``max_steps`` (null: 500),
+  ``episodes``, ``eval_episodes``; ``env_steps`` (all members' episode steps, training
+  and the evaluations before and after it; ``env_steps_per_member``,
+  ``training_env_steps``, ``evaluation_env_steps``) and ``lockstep_training_steps``
+  (``batched``, ``sequential``: steps the vmapped while loops execute, finished episodes
+  masked); ``batched_s``, ``sequential_s`` and ``sequential_member_s`` (end to end,
+  compilation included), ``batched_steps_per_s``, ``sequential_steps_per_s``,
+  ``speedup`` (sequential over batched); ``steady_repeats``, ``steady_batched_s``,
+  ``steady_sequential_s`` (medians with the programs compiled),
+  ``steady_batched_steps_per_s``, ``steady_sequential_steps_per_s``,
+  ``steady_speedup``, ``compile_batched_s`` and ``compile_sequential_s`` (end to end
+  less steady); ``final_fitness_batched``, ``final_fitness_sequential``,
+  ``final_fitness_equal``, ``max_z_difference``, ``replay_z_equal`` (the step count's
+  replay trained the same z), ``steady_runs_equal``; ``load_average_at_start`` and
+  ``load_average_at_end``; ``measured``: ``"--only es"`` when merged into an earlier
+  run's file.
 - ``memory``: per (model, projection, d): ``model``, ``D``, ``projection``, ``d``,
   ``state_bytes``, ``bytes_per_parameter``, ``theta0_bytes_per_parameter``.
 - ``targets``: ``target``, ``comparison``, ``limit``, ``value``, ``passed`` (null: not

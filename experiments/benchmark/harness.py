@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from experiments.benchmark.es import compare_es
 from experiments.benchmark.hadamard import compare_fwht
 from experiments.benchmark.memory import state_records
 from experiments.benchmark.plots import write_plots
@@ -18,12 +19,22 @@ from experiments.benchmark.summary import format_summary
 from experiments.benchmark.sweep import compare_sweep
 from experiments.benchmark.targets import evaluate_targets
 from experiments.benchmark.timing import load_average, machine_info
-from experiments.io import atomic_write_json
+from experiments.io import atomic_write_json, read_json
 from models import FC, LeNet
 
-__all__ = ["FULL", "QUICK", "SCHEMA_VERSION", "Sizes", "main", "run", "run_benchmark"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "SCHEMA_VERSION",
+    "Sizes",
+    "main",
+    "merge_es",
+    "run",
+    "run_benchmark",
+]
 
-SCHEMA_VERSION = 1
+# 2: the ES comparison ("es", part_wall_s["es"]); a file of version 1 has no "es".
+SCHEMA_VERSION = 2
 MNIST = (28, 28, 1)
 ALL = ("dense", "sparse", "fastfood")
 FASTFOOD_VARIANTS = ("fastfood_butterfly", "fastfood_shared")
@@ -49,6 +60,11 @@ class Sizes:
       sweep_examples: training examples of the sweep (random, MNIST's size in full).
       sweep_steps: steps of the sweep; None is one epoch.
       sweep_projection: the projection of the sweep.
+      es_dims, es_seeds: the members (every d with every seed) of the ES comparison
+        (CartPole-v1, fastfood, width max(es_dims)); empty es_dims skips it.
+      es_generations, es_population: ES generations and population of every member.
+      es_max_steps: episode length cap (None: CartPole's 500).
+      es_steady_repeats: timed repeats of both runs with their programs compiled.
     """
 
     step_nets: tuple[Net, ...]
@@ -65,6 +81,12 @@ class Sizes:
     sweep_examples: int
     sweep_steps: int | None
     sweep_projection: str = "fastfood"
+    es_dims: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16)
+    es_seeds: tuple[int, ...] = (0, 1, 2)
+    es_generations: int = 20
+    es_population: int = 64
+    es_max_steps: int | None = None
+    es_steady_repeats: int = 3
 
 
 MNIST_FC = Net("MNIST FC", FC(width=200, depth=2), MNIST)  # D = 199,210
@@ -118,6 +140,11 @@ QUICK = dataclasses.replace(
     fwht_sizes=(*(2**k for k in (10, 14, 16, 18, 20)), (195, 1024)),
     sweep_examples=2000,
     sweep_steps=15,
+    es_dims=(2, 4, 8),
+    es_seeds=(0, 1),
+    es_generations=5,
+    es_population=32,
+    es_steady_repeats=3,
 )
 
 
@@ -174,6 +201,7 @@ def run_benchmark(sizes: Sizes, *, quick: bool = False) -> dict:
             projection=sizes.sweep_projection,
         ),
     )
+    es = part("es", _es_title(sizes), lambda: measure_es(sizes)) if sizes.es_dims else None
     nets = [(n.name, param_count(n), sorted({d for _, d in n.points})) for n in sizes.step_nets]
     state_labels = (*sizes.projections, "fastfood_shared")
     memory = part("memory", "projection state", lambda: state_records(nets, state_labels))
@@ -195,9 +223,58 @@ def run_benchmark(sizes: Sizes, *, quick: bool = False) -> dict:
         "scaling": scaling,
         "fwht": fwht,
         "sweep": sweep,
+        "es": es,
         "memory": memory,
     }
     doc["targets"] = evaluate_targets(doc)
+    return doc
+
+
+def _es_title(sizes: Sizes) -> str:
+    members = len(sizes.es_dims) * len(sizes.es_seeds)
+    return (
+        f"ES on CartPole-v1, {members} members, {sizes.es_generations} generations of "
+        f"{sizes.es_population}"
+    )
+
+
+def measure_es(sizes: Sizes) -> dict:
+    """The ES comparison (:func:`compare_es`) at ``sizes``."""
+    return compare_es(
+        sizes.es_dims,
+        sizes.es_seeds,
+        generations=sizes.es_generations,
+        population=sizes.es_population,
+        max_steps=sizes.es_max_steps,
+        steady_repeats=sizes.es_steady_repeats,
+    )
+
+
+def merge_es(sizes: Sizes, out: Path, *, quick: bool = False) -> dict:
+    """Measures only the ES comparison and merges it into ``out/benchmark.json``.
+
+    The file must come from a run of the same mode (``quick``); its other parts, plots and
+    machine record are kept, ``es`` and ``part_wall_s["es"]`` replaced, the targets
+    re-evaluated and the schema version raised to this one. The ES record says it was
+    measured apart (``"measured": "--only es"``) and carries its own load averages.
+    """
+    path = out / "benchmark.json"
+    if not path.is_file():
+        raise SystemExit(f"--only es merges into {path}, which does not exist; run the benchmark")
+    doc = read_json(path)
+    if doc.get("schema_version") not in (1, SCHEMA_VERSION) or doc.get("quick") != quick:
+        raise SystemExit(
+            f"{path}: schema version {doc.get('schema_version')}, quick={doc.get('quick')}; "
+            f"--only es needs version 1 or {SCHEMA_VERSION} of the same mode (quick={quick})"
+        )
+    print(_es_title(sizes), flush=True)
+    start = time.perf_counter()
+    es = {**measure_es(sizes), "measured": "--only es"}
+    doc["part_wall_s"]["es"] = time.perf_counter() - start
+    doc["es"] = es
+    doc["schema_version"] = SCHEMA_VERSION
+    doc["targets"] = evaluate_targets(doc)
+    atomic_write_json(path, doc)
     return doc
 
 
@@ -228,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fewer sizes, repeats and sweep steps (under two minutes on a 2-core CPU)",
     )
     parser.add_argument(
+        "--only",
+        choices=["es"],
+        help="measure only this part and merge it into the benchmark.json in the output "
+        "folder (written before by a run of the same mode)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="output folder (default experiments/results/benchmark, or benchmark_quick)",
@@ -239,7 +322,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     default = "benchmark_quick" if args.quick else "benchmark"
     out = args.out or Path("experiments/results") / default
-    run(QUICK if args.quick else FULL, out, quick=args.quick)
+    sizes = QUICK if args.quick else FULL
+    if args.only == "es":
+        doc = merge_es(sizes, out, quick=args.quick)
+        print("\n" + format_summary(doc))
+        print(f"\nmerged the ES comparison into {out / 'benchmark.json'}")
+    else:
+        run(sizes, out, quick=args.quick)
     return 0
 
 

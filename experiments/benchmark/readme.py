@@ -4,7 +4,8 @@
 
 Prints time per step against d (MNIST FC and MNIST LeNet) and against D (d = 1,000) for
 each projection, as milliseconds and as a ratio to plain training, with the paper's GPU
-figures beside ours, and the machine the numbers came from. The README holds its output
+figures beside ours, the machine the numbers came from, and (when measured) the ES
+comparison's environment steps per second, batched against sequential. The README holds its output
 between ``<!-- benchmark:start`` and ``<!-- benchmark:end -->``.
 """
 
@@ -83,7 +84,36 @@ def markdown(doc: dict) -> str:
         f"{doc['settings']['repeats']} repeats (median), d = {d_scaling:,} against D; "
         f"load average at the start {load[0]:.2f}.",
     ]
+    if doc.get("es"):
+        lines += ["", *es_markdown(doc["es"])]
     return "\n".join(lines)
+
+
+def es_markdown(es: dict) -> list[str]:
+    """The ES comparison (batched sweep against one member after another), as Markdown."""
+    lines = [
+        "| ES on CartPole-v1 | end to end | environment steps/s | steady state | steady steps/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for run in ("batched", "sequential"):
+        lines.append(
+            f"| {run} | {es[f'{run}_s']:.1f} s | {es[f'{run}_steps_per_s']:,.0f} | "
+            f"{es[f'steady_{run}_s']:.2f} s | {es[f'steady_{run}_steps_per_s']:,.0f} |"
+        )
+    load = es["load_average_at_start"]
+    lines += [
+        "",
+        f"ES: {es['members']} members (d in {', '.join(map(str, sorted(set(es['ds']))))} x "
+        f"{len(set(es['seeds']))} seeds, {es['projection']}, D = {es['D']}), "
+        f"{es['generations']} generations of population {es['population']}, "
+        f"{es['env_steps']:,} environment steps counted exactly; batched in one "
+        f"`train_group` call against one call per member, compilation included (end to "
+        f"end, speed-up {es['speedup']:.2f}x) and excluded (steady state, median of "
+        f"{es['steady_repeats']}, speed-up {es['steady_speedup']:.2f}x); both give the same "
+        f"final fitness: {'yes' if es['final_fitness_equal'] else 'NO'}; load average at "
+        f"the start {load[0]:.2f}.",
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -77,6 +77,54 @@ def _memory_table(records: list[dict]) -> str:
     return _table(["model", "projection", "d", "state bytes/param"], rows)
 
 
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def _seconds(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _es_table(es: dict) -> str:
+    """Batched against sequential ES: wall time and environment steps per second."""
+    lockstep = es["lockstep_training_steps"] or {}
+    rows = [
+        [
+            run,
+            _seconds(es[f"{run}_s"]),
+            _rate(es[f"{run}_steps_per_s"]),
+            _seconds(es[f"steady_{run}_s"]),
+            _rate(es[f"steady_{run}_steps_per_s"]),
+            _seconds(es[f"compile_{run}_s"]),
+            f"{lockstep[run]:,}" if run in lockstep else "-",
+        ]
+        for run in ("batched", "sequential")
+    ]
+    header = ["run", "end to end s", "steps/s", "steady s", "steady steps/s", "compile s"]
+    return _table([*header, "lockstep steps"], rows)
+
+
+def format_es(es: dict) -> str:
+    """The ES comparison's title line, table and checks."""
+    members = (
+        f"{es['members']} members (d in {sorted(set(es['ds']))} x seeds {sorted(set(es['seeds']))})"
+    )
+    load = es["load_average_at_start"]
+    same = "yes" if es["final_fitness_equal"] and es["max_z_difference"] == 0 else "NO"
+    return "\n".join(
+        [
+            f"\nES on {es['env']} (D = {es['D']}, {es['projection']}), {members}, "
+            f"{es['generations']} generations of {es['population']}: "
+            f"{es['env_steps']:,} environment steps",
+            _es_table(es),
+            f"speed-up (sequential / batched): end to end {_x(es['speedup'])}x, steady "
+            f"{_x(es['steady_speedup'])}x (median of {es['steady_repeats']}); same members "
+            f"trained (final fitness and z equal): {same}; load average at start "
+            f"{load[0]:.2f}" + (" (measured with --only es)" if es.get("measured") else ""),
+        ]
+    )
+
+
 def _targets_table(targets: list[dict]) -> str:
     rows = []
     for t in targets:
@@ -109,6 +157,8 @@ def format_summary(doc: dict) -> str:
         f"sequential {sweep['sequential_s']:.1f} s, speed-up {sweep['speedup']:.2f}x "
         f"(max |z difference| {sweep['max_z_difference']:.1e})"
     )
+    if doc.get("es"):
+        parts.append(format_es(doc["es"]))
     parts += ["\nProjection state", _memory_table(doc["memory"])]
     parts += ["\nTargets", _targets_table(doc["targets"])]
     return "\n".join(parts)
