@@ -75,9 +75,8 @@ def episode_return(
 
     # A while loop, not a scan: it stops when the episode (under vmap, every episode of
     # the batch) is done, so short episodes cost only their own steps; the sum is the same.
-    init = (jnp.zeros((), jnp.int32), obs, state, jnp.zeros((), jnp.float32), jnp.ones((), jnp.float32))
-    total = jax.lax.while_loop(running, body, init)[3]
-    return total
+    zero, one = jnp.zeros((), jnp.float32), jnp.ones((), jnp.float32)
+    return jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), obs, state, zero, one))[3]
 
 
 def _policy_task(policy: Any, obs_shape: tuple, to_action, reset, step, max_steps, episodes):
