@@ -213,6 +213,6 @@ def test_a_config_whose_extra_is_missing_is_one_error_line(capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "error: brax.envs is needed for this task: pip install \"subspace-intrinsic[brax]\" "
+        'error: brax.envs is needed for this task: pip install "subspace-intrinsic[brax]" '
         "(No module named 'brax')"
     ]
