@@ -7,8 +7,20 @@ import numpy as np
 import pytest
 
 import subspace
-from experiments.benchmark import QUICK, SCHEMA_VERSION, Net, Sizes, hadamard, readme, run
+from experiments.benchmark import (
+    FULL,
+    QUICK,
+    SCHEMA_VERSION,
+    Net,
+    Sizes,
+    hadamard,
+    harness,
+    readme,
+    run,
+    summary,
+)
 from experiments.benchmark import timing as timing_module
+from experiments.benchmark.es import compare_es
 from experiments.benchmark.steps import grid
 from experiments.benchmark.targets import TARGETS, evaluate_targets
 from experiments.benchmark.timing import measure
@@ -33,6 +45,7 @@ TINY = Sizes(
     sweep_examples=64,
     sweep_steps=3,
     sweep_projection="sparse",  # the quickest to compile
+    es_dims=(),  # ES skipped here: test_es_comparison_on_a_tiny_size measures it
 )
 TIMING_KEYS = {"median_s", "q25_s", "q75_s", "iqr_s", "min_s", "max_s", "repeats"}
 
@@ -86,6 +99,8 @@ def test_tiny_run_writes_the_documented_schema(tmp_path, capsys):
     assert sweep["ds"] == [4] and sweep["steps"] == 3 and len(sweep["sequential_member_s"]) == 1
     assert positive(sweep["speedup"]) and positive(sweep["batched_s"])
     assert sweep["max_z_difference"] < 1e-4  # both trained the same members
+
+    assert doc["es"] is None and "es" not in doc["part_wall_s"]
 
     memory = {(r["projection"], r["d"]): r["bytes_per_parameter"] for r in doc["memory"]}
     assert memory[("dense", 100)] == 400.0  # D·d float32 numbers, measured though refused
@@ -201,3 +216,57 @@ def test_quick_sizes_measure_every_target():
     fc = {("fastfood", 100), ("fastfood", 1000), ("fastfood", 10_000), ("sparse", 1000)}
     assert fc <= set(points["MNIST FC"]) and ("fastfood", 300) in points["MNIST LeNet"]
     assert {2**16, 2**20, (195, 1024)} <= set(QUICK.fwht_sizes) and len(QUICK.sweep_dims) == 16
+
+
+def test_es_comparison_on_a_tiny_size():
+    # 2 members, 2 generations of 4, episodes of at most 20 steps: the time is compilation
+    # (three programs: batched, one member, the step count's replay).
+    es = compare_es(
+        (2, 4), (0,), generations=2, population=4, max_steps=20, eval_episodes=2, steady_repeats=1
+    )
+    assert es["env"] == "CartPole-v1" and es["D"] == 562 and es["width"] == 4
+    assert es["ds"] == [2, 4] and es["seeds"] == [0, 0] and es["members"] == 2
+    # Batched and alone, each member trained the same thing, bit for bit.
+    assert es["final_fitness_equal"] and es["max_z_difference"] == 0.0
+    assert es["final_fitness_batched"] == es["final_fitness_sequential"]
+    assert es["replay_z_equal"] and es["steady_runs_equal"]
+    # Steps: whole numbers, within what 2 members x (2 generations x 4 + 2 x 2 evaluation
+    # episodes) of 1..20 steps can take.
+    per_member = es["env_steps_per_member"]
+    assert (
+        sum(per_member) == es["env_steps"] == es["training_env_steps"] + es["evaluation_env_steps"]
+    )
+    assert all(12 <= s <= 12 * 20 for s in per_member)
+    assert 8 <= es["training_env_steps"] // 2 <= 8 * 20
+    lockstep = es["lockstep_training_steps"]
+    assert lockstep["batched"] >= lockstep["sequential"] >= es["training_env_steps"]
+    for run_ in ("batched", "sequential"):
+        assert positive(es[f"{run_}_s"]) and positive(es[f"steady_{run_}_s"])
+        assert es[f"{run_}_steps_per_s"] == pytest.approx(es["env_steps"] / es[f"{run_}_s"])
+        assert es[f"compile_{run_}_s"] == pytest.approx(es[f"{run_}_s"] - es[f"steady_{run_}_s"])
+    assert es["speedup"] == pytest.approx(es["sequential_s"] / es["batched_s"])
+    assert len(es["sequential_member_s"]) == 2
+    assert "batched" in summary.format_es(es) and "steady steps/s" in summary.format_es(es)
+    assert "| sequential |" in "\n".join(readme.es_markdown(es))
+
+
+def test_only_es_merges_into_an_earlier_file(tmp_path, monkeypatch):
+    record = {"speedup": 1.0, "load_average_at_start": [0.0, 0.0, 0.0]}
+    monkeypatch.setattr(harness, "measure_es", lambda sizes: dict(record))
+    old = {"schema_version": 1, "quick": False, "part_wall_s": {"steps": 1.0}, "plots": []}
+    (tmp_path / "benchmark.json").write_text(json.dumps(old))
+    harness.merge_es(FULL, tmp_path)
+    doc = json.loads((tmp_path / "benchmark.json").read_text())
+    assert doc["schema_version"] == SCHEMA_VERSION == 2
+    assert doc["es"] == {**record, "measured": "--only es"} and "es" in doc["part_wall_s"]
+    assert doc["part_wall_s"]["steps"] == 1.0 and doc["plots"] == []  # the rest is kept
+    assert [t["target"] for t in doc["targets"]] == [t[0] for t in TARGETS]
+    with pytest.raises(SystemExit, match="same mode"):  # a quick file is not merged into
+        harness.merge_es(QUICK, tmp_path, quick=True)
+    with pytest.raises(SystemExit, match="does not exist"):
+        harness.merge_es(FULL, tmp_path / "missing")
+
+
+def test_es_sizes():
+    assert len(FULL.es_dims) * len(FULL.es_seeds) == 24 and FULL.es_population == 64
+    assert len(QUICK.es_dims) * len(QUICK.es_seeds) == 6 and QUICK.es_generations == 5

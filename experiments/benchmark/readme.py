@@ -111,7 +111,12 @@ def es_markdown(es: dict) -> list[str]:
         f"end, speed-up {es['speedup']:.2f}x) and excluded (steady state, median of "
         f"{es['steady_repeats']}, speed-up {es['steady_speedup']:.2f}x); both give the same "
         f"final fitness: {'yes' if es['final_fitness_equal'] else 'NO'}; load average at "
-        f"the start {load[0]:.2f}.",
+        f"the start {load[0]:.2f}"
+        + (
+            " (measured apart, `python -m experiments.benchmark --only es`)."
+            if es.get("measured")
+            else "."
+        ),
     ]
     return lines
 
