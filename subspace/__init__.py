@@ -44,7 +44,7 @@ from subspace.train import make_trainer
 from subspace.wrap import Subspace
 from subspace.wrap import wrap
 
-__version__ = "0.3.0"  # the one source: pyproject.toml reads it (tool.setuptools.dynamic)
+__version__ = "0.4.0"  # the one source: pyproject.toml reads it (tool.setuptools.dynamic)
 
 __all__ = [
     "PROJECTIONS",
