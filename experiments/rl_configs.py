@@ -42,6 +42,7 @@ def es_experiment(
     weight_decay: float = 0.0,
     metric: str = "final_fitness",
     suite: str = "gymnax",
+    sigma_in_theta: bool = False,
     smoke_dims: Sequence[int] | None = None,
 ) -> Experiment:
     """An Experiment that trains ``policy`` on ``env`` by ES with Adam (antithetic
@@ -68,7 +69,13 @@ def es_experiment(
         steps=generations,
         metric=metric,
         metric_fn=METRICS[metric],
-        es=ES(population, sigma, eval_episodes=eval_episodes, weight_decay=weight_decay),
+        es=ES(
+            population,
+            sigma,
+            eval_episodes=eval_episodes,
+            weight_decay=weight_decay,
+            sigma_in_theta=sigma_in_theta,
+        ),
         baseline_es=ES(
             population, baseline_sigma, eval_episodes=eval_episodes, weight_decay=weight_decay
         ),

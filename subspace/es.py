@@ -89,6 +89,9 @@ class ES:
       antithetic: mirrored sampling.
       eval_episodes: episodes (keys) the evaluation averages.
       weight_decay: L2 coefficient λ >= 0.
+      sigma_in_theta: σ is the perturbation's size per parameter of θ, for every d: member
+        d perturbs z with σ √(D/d), so that ||P σ_z ε|| ≈ σ √D as in the full-parameter
+        baseline (P's columns have unit length); False: σ is on z for every d.
     """
 
     population: int
@@ -96,6 +99,7 @@ class ES:
     antithetic: bool = True
     eval_episodes: int = 8
     weight_decay: float = 0.0
+    sigma_in_theta: bool = False
 
     def __post_init__(self) -> None:
         checked = _check_es_args(
@@ -105,6 +109,7 @@ class ES:
             self.antithetic,
             self.eval_episodes,
             self.weight_decay,
+            self.sigma_in_theta,
         )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -125,6 +130,7 @@ def make_es_sweep(
     antithetic: bool = True,
     eval_episodes: int = 8,
     weight_decay: float = 0.0,
+    sigma_in_theta: bool = False,
     **options: Any,
 ) -> Sweep:
     """ES in random subspaces: a :class:`~subspace.sweep.Sweep` whose members have d <= ``width``.
@@ -146,6 +152,8 @@ def make_es_sweep(
       antithetic: mirrored sampling (n/2 perturbations and their negatives).
       eval_episodes: episodes (keys) whose fitness ``evaluate`` averages.
       weight_decay: L2 coefficient λ >= 0 on z (the gradient of λ/2 ||z||²).
+      sigma_in_theta: member d perturbs z with σ √(D/d) (σ per parameter of θ, as in the
+        baseline) instead of σ.
       **options: projection options (``density``, ``max_bytes``).
 
     Returns:
@@ -174,7 +182,9 @@ def make_es_sweep(
     _check_optimizer(optimizer, where)
     check_options(projection, options, where)
     width = _check_width(width, where)
-    es = _check_es_args(where, population, sigma, antithetic, eval_episodes, weight_decay)
+    es = _check_es_args(
+        where, population, sigma, antithetic, eval_episodes, weight_decay, sigma_in_theta
+    )
     opts = {**padded_options(projection, width), **options}
 
     def init_one(d: jax.Array, seed: jax.Array) -> SweepState:
@@ -188,12 +198,16 @@ def make_es_sweep(
     def update_one(state: SweepState, batch: Any) -> tuple[SweepState, dict]:
         del batch
         sub, mask = state.subspace, state.mask
+        sigma = es["sigma"]
+        if es["sigma_in_theta"]:
+            sigma = sigma * jnp.sqrt(sub.D / jnp.sum(mask))
         train, metrics = _generation(
             lambda z, key: task.fitness(sub.params(z * mask), key),
             optimizer,
             es,
             train=state.train,
             mask=mask,
+            sigma=sigma,
         )
         return state._replace(train=train), metrics
 
@@ -214,6 +228,7 @@ def make_es_baseline(
     antithetic: bool = True,
     eval_episodes: int = 8,
     weight_decay: float = 0.0,
+    sigma_in_theta: bool = False,
 ) -> Sweep:
     """The full-parameter ES baseline of ``task``, one member per seed, as a :class:`Sweep`.
 
@@ -221,7 +236,8 @@ def make_es_baseline(
     :func:`subspace.ravel`; θ0 from the seed's ``init_key``, ε from ``fold_in(train_key,
     s)``), so baseline and subspace members are comparable. Same contract:
     ``init(ds, seeds)`` where every d is ``width`` = D; ``state.train.z`` is the flat θ;
-    ``trained(state)`` is None. Arguments as in :func:`make_es_sweep`.
+    ``trained(state)`` is None. Arguments as in :func:`make_es_sweep` (``sigma_in_theta``
+    changes nothing here: d = D).
 
     Reference: Salimans et al., "Evolution Strategies as a Scalable Alternative to
     Reinforcement Learning", 2017.
@@ -229,7 +245,9 @@ def make_es_baseline(
     where = "make_es_baseline"
     _check_es_task(task, where)
     _check_optimizer(optimizer, where)
-    es = _check_es_args(where, population, sigma, antithetic, eval_episodes, weight_decay)
+    es = _check_es_args(
+        where, population, sigma, antithetic, eval_episodes, weight_decay, sigma_in_theta
+    )
     unravel = _unravel_of(task)
     D = unravel.D  # noqa: N806 -- the paper's symbol
 
@@ -252,6 +270,7 @@ def make_es_baseline(
             es,
             train=state.train,
             mask=None,
+            sigma=es["sigma"],
         )
         return state._replace(train=train), metrics
 
@@ -303,8 +322,11 @@ def _es_gradient(
     return shaped @ eps / (population * sigma), fit
 
 
-def _generation(fitness, optimizer, es, *, train: TrainState, mask) -> tuple[TrainState, dict]:
-    """One ES generation on ``train.z``: estimate, optimiser step on -ĝ (+ weight decay)."""
+def _generation(
+    fitness, optimizer, es, *, train: TrainState, mask, sigma
+) -> tuple[TrainState, dict]:
+    """One ES generation on ``train.z``: estimate with ``sigma`` (a float or the member's
+    traced σ), optimiser step on -ĝ (+ weight decay)."""
     key = jax.random.fold_in(train.key, train.step)
     g, fit = _es_gradient(
         fitness,
@@ -312,7 +334,7 @@ def _generation(fitness, optimizer, es, *, train: TrainState, mask) -> tuple[Tra
         mask,
         key,
         population=es["population"],
-        sigma=es["sigma"],
+        sigma=sigma,
         antithetic=es["antithetic"],
     )
     grad = -g + es["weight_decay"] * train.z
@@ -363,7 +385,13 @@ def _check_es_task(task: Any, where: str) -> None:
 
 
 def _check_es_args(
-    where: str, population: Any, sigma: Any, antithetic: Any, eval_episodes: Any, weight_decay: Any
+    where: str,
+    population: Any,
+    sigma: Any,
+    antithetic: Any,
+    eval_episodes: Any,
+    weight_decay: Any,
+    sigma_in_theta: Any = False,
 ) -> dict[str, Any]:
     antithetic = check_bool(antithetic, "antithetic", where=where)
     if antithetic:
@@ -386,6 +414,7 @@ def _check_es_args(
         "antithetic": antithetic,
         "eval_episodes": eval_episodes,
         "weight_decay": weight_decay,
+        "sigma_in_theta": check_bool(sigma_in_theta, "sigma_in_theta", where=where),
     }
 
 

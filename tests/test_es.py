@@ -160,3 +160,28 @@ def test_bad_arguments_are_refused_before_any_work(kwargs, error, match):
                 kwargs.get("optimizer", optax.adam(0.1)),
                 **{k: v for k, v in args.items() if k not in ("task", "optimizer")},
             )
+
+
+def test_sigma_in_theta_perturbs_z_with_sigma_times_sqrt_D_over_d():
+    # Member d with sigma_in_theta=True and σ trains exactly as member d with σ √(D/d).
+    task = ESTask(
+        init=lambda k: {"w": 0.1 * jax.random.normal(k, (50,))},
+        fitness=lambda p, k: -jnp.sum((p["w"] - 0.3) ** 2),
+    )
+    members = (np.array([8]), np.array([1]))
+
+    def z(sigma, flag):
+        sweep = make_es_sweep(
+            task,
+            optax.adam(0.1),
+            projection="dense",
+            width=8,
+            population=8,
+            sigma=sigma,
+            sigma_in_theta=flag,
+        )
+        return subspace.train_group(sweep, members, steps=5)["z"]
+
+    scaled = z(0.02, True)
+    np.testing.assert_allclose(scaled, z(0.02 * np.sqrt(50 / 8), False), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(scaled, z(0.02, False))  # the flag changes the training
