@@ -70,8 +70,9 @@ def table(results: Path) -> str:
         c, v = doc["config"], doc["d_int"]["fastfood"]
         ours, ratio = _ours(v["d"], v["interpolated"], v["ci90"], c)
         if "es" in c:  # evolution strategies: generations of a population
+            on_z = "σ per θ parameter" if c["es"].get("sigma_in_theta") else "σ z"
             budget = (
-                f"{c['steps']} generations × {c['es']['population']}, σ z "
+                f"{c['steps']} generations × {c['es']['population']}, {on_z} "
                 f"{c['es']['sigma']:g} / θ {c['baseline_es']['sigma']:g}, Adam z {c['lr']:g} "
                 f"/ θ {c['baseline_lr']:g}, {len(c['seeds'])} seeds"
             )

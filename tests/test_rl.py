@@ -188,7 +188,7 @@ def test_measure_refuses_es_settings_for_a_gradient_task(tmp_path):
 # --- the RL configs -----------------------------------------------------------------------
 
 
-RL_CONFIGS = {"cartpole_es": 562, "pendulum_es": 521, "humanoid_es": 132_881}
+RL_CONFIGS = {"cartpole_es": 562, "pendulum_es": 521, "breakout_es": 33_491, "humanoid_es": 132_881}
 
 
 @pytest.mark.parametrize("name, D", sorted(RL_CONFIGS.items()))
