@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -99,9 +100,7 @@ def _policy_task(policy: Any, obs_shape: tuple, to_action, reset, step, max_step
 
 def _box_action(low, high, shape):
     low, high = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
-    size = 1
-    for s in shape:
-        size *= s
+    size = math.prod(shape)
 
     def to_action(out):
         squashed = (jnp.tanh(out[:size].reshape(shape)) + 1.0) / 2.0
