@@ -1,8 +1,14 @@
-"""What an experiment is: a task, its data, optimiser, grid of d and how d_int is read.
+"""What an experiment is, as data: a task, a measurement of it, and where it runs.
 
 Each file in ``experiments/configs/`` defines ``get_config(smoke: bool = False) ->
-Experiment``; its docstring gives the exact command, the hyperparameters and the expected
-runtime. ``smoke=True`` shrinks it to a test-sized run.
+Experiment`` returning plain data: the task by name (:mod:`experiments.tasks`: model and
+data set, or policy and environment), the grid, the schedule (optimisers by name and
+rate, estimators) and the read-out. Its docstring gives the exact command and the expected
+runtime; ``smoke=True`` shrinks it to a test-sized run (big_vision's ``runlocal``).
+
+``python -m experiments.run CONFIG --print-config`` prints one resolved; ``--set
+schedule.epochs=10`` (:func:`subspace.config.override`) changes any field, with every
+check run again.
 """
 
 from __future__ import annotations
@@ -10,16 +16,17 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-from collections.abc import Callable
+from typing import Any
 
-import numpy as np
-import optax
-
-from subspace.es import ES, ESTask
-from subspace.loop import Data
-from subspace.sweep import Task
+import subspace
+from experiments.tasks import ImageTask, PolicyTask, ToyTask, task_from_json
+from subspace.config import from_json, to_json
 
 __all__ = ["Experiment", "available", "describe", "load", "specs"]
+
+
+def _part(cls: type):
+    return lambda doc: from_json(cls, doc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,67 +34,70 @@ class Experiment:
     """One intrinsic-dimension experiment.
 
     Attributes:
-      name: the config's name.
-      task: model and loss (:class:`subspace.sweep.Task`), or a policy and its environment
-        (:class:`subspace.ESTask`) trained by evolution strategies with ``es``.
-      optimizer: ``optimizer(lr) -> optax.GradientTransformation``.
-      lr: learning rate of the subspace runs (of z).
-      baseline_lr: learning rate of the full-parameter baseline; None means ``lr``. The
-        two are tuned apart: a step of z moves θ along unit-norm random directions, and
-        short budgets need a larger rate in z than in θ.
-      dims: the coarse grid of d.
-      seeds: seeds per d.
-      projections: projections to sweep.
-      steps: optimisation steps (full-batch problems), or None to use ``epochs``.
-      epochs: epochs over the training set (data problems).
-      batch_size: minibatch size (data problems).
-      data: ``data(data_dir, download=False) -> subspace.loop.Data`` (``download`` lets
-        TFDS fetch the data set), or None for a full-batch problem.
-      train_size: the number of training examples ``data`` gives (data problems): the
-        steps per epoch follow from it before any data is read, and the loaded data are
-        checked against it.
-      metric: name of the metric d_int is read from (a key of a member's results).
-      metric_fn: ``metric_fn(results) -> values``: the metric of every member from the
-        arrays :func:`subspace.loop.train_group` returns.
-      higher_is_better: True for accuracy, False for a loss.
-      threshold: an absolute threshold (the toy's tolerance), or None for
-        ``fraction`` × the baseline's mean metric.
-      fraction: 0.9 for d_int90, 1.0 for d_int100.
-      baseline: train the full-parameter baseline (needed when ``threshold`` is None).
-      shuffle_seed: seed of the minibatch order.
-      es: the ES hyperparameters of the subspace runs (an ESTask only); ``steps`` counts
-        generations.
-      baseline_es: the ES hyperparameters of the full-parameter baseline (σ per parameter
-        of θ); None means ``es``.
+      name: the config's name (variants: ``mnist_fc_family_w50d2``).
+      task: :class:`~experiments.tasks.ImageTask`, :class:`~experiments.tasks.PolicyTask`
+        or :class:`~experiments.tasks.ToyTask`.
+      grid: :class:`subspace.Grid`.
+      schedule: :class:`subspace.Schedule`.
+      readout: :class:`subspace.Readout`.
+      run: :class:`subspace.Run` (the command line's ``--out`` etc. land here; ``out``
+        None: ``runs/NAME``).
+      smoke: the config's test-sized variant.
     """
 
     name: str
-    task: Task | ESTask
-    optimizer: Callable[[float], optax.GradientTransformation]
-    lr: float
-    dims: tuple[int, ...]
-    baseline_lr: float | None = None
-    seeds: int = 3
-    projections: tuple[str, ...] = ("fastfood",)
-    steps: int | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    data: Callable[..., Data] | None = None
-    train_size: int | None = None
-    metric: str = "test_accuracy"
-    metric_fn: Callable[[dict[str, np.ndarray]], np.ndarray] = lambda r: r["test_accuracy"]
-    higher_is_better: bool = True
-    threshold: float | None = None
-    fraction: float = 0.9
-    baseline: bool = True
-    shuffle_seed: int = 0
-    es: ES | None = None
-    baseline_es: ES | None = None
+    task: Any
+    grid: subspace.Grid
+    schedule: subspace.Schedule
+    readout: subspace.Readout = subspace.Readout()
+    run: subspace.Run = subspace.Run()
+    smoke: bool = False
+
+    JSON_FIELDS = {
+        "task": task_from_json,
+        "grid": _part(subspace.Grid),
+        "schedule": _part(subspace.Schedule),
+        "readout": _part(subspace.Readout),
+        "run": _part(subspace.Run),
+    }
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.task, (ImageTask, PolicyTask, ToyTask)):
+            raise TypeError(
+                f"Experiment: task must be an experiments.tasks task; got {self.task!r}"
+            )
+        self.measurement()  # the grid, schedule and read-out are checked together
 
     @property
     def label(self) -> str:
         """``d_int90``, ``d_int100``, ..."""
-        return f"d_int{round(self.fraction * 100)}"
+        return f"d_int{round(self.readout.fraction * 100)}"
+
+    def measurement(self) -> subspace.Measurement:
+        """The library's measurement: the results record the task in ``meta``."""
+        return subspace.Measurement(
+            grid=self.grid,
+            schedule=self.schedule,
+            readout=self.readout,
+            name=self.name,
+            meta={"task": to_json(self.task), "smoke": self.smoke},
+        )
+
+    def to_json(self) -> dict:
+        return {f.name: to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_results(cls, config: dict) -> Experiment:
+        """The experiment a results file's ``config`` records (its run settings are not)."""
+        m = subspace.Measurement.from_json(config)
+        return cls(
+            name=m.name,
+            task=task_from_json(m.meta["task"]),
+            grid=m.grid,
+            schedule=m.schedule,
+            readout=m.readout,
+            smoke=m.meta["smoke"],
+        )
 
 
 def available() -> list[str]:

@@ -37,7 +37,7 @@ def collect(results: Path) -> list[dict]:
                 "variant": variant,
                 "width": width,
                 "depth": depth,
-                "D": doc["config"]["D"],
+                "D": doc["D"],
                 "baseline": doc["baseline_metric"],
                 "d_int90": d_int["d"],
                 "interpolated": d_int["interpolated"],

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import flax.linen as nn
-import optax
-
+import subspace
 from experiments.config import Experiment
-from subspace.es import ES
-from subspace.rl import brax_task, gymnax_task
+from experiments.tasks import Model, PolicyTask
 
-#: What d_int is read from. "final_fitness": the policy's mean evaluation return after
-#: training; "fitness_gain": that return minus the return at θ0 (same episodes), for
-#: environments whose returns are negative (a fraction of a negative return is not a
-#: lower bar), so the threshold is a fraction of the baseline's improvement.
+#: What d_int is read from, by the configs' short names. "final_fitness": the policy's
+#: mean evaluation return after training; "fitness_gain": that return minus the return at
+#: θ0 (same episodes), for environments whose returns are negative (a fraction of a
+#: negative return is not a lower bar), so the threshold is a fraction of the baseline's
+#: improvement.
 METRICS = {
-    "final_fitness": lambda r: r["final_fitness"],
-    "fitness_gain": lambda r: r["final_fitness"] - r["initial_fitness"],
+    "final_fitness": "final_fitness",
+    "fitness_gain": "final_fitness-initial_fitness",
 }
 
 
@@ -26,7 +24,7 @@ def es_experiment(
     name: str,
     *,
     env: str,
-    policy: nn.Module,
+    policy: Model,
     dims: Sequence[int],
     smoke: bool,
     generations: int,
@@ -47,36 +45,31 @@ def es_experiment(
 ) -> Experiment:
     """An Experiment that trains ``policy`` on ``env`` by ES with Adam (antithetic
     sampling, centred ranks) for ``generations`` generations, reading d_int90 at 0.9 ×
-    the full-parameter ES baseline's ``metric``. ``smoke`` keeps the first two values of d,
+    the full-parameter ES baseline's ``metric``. ``weight_decay`` is L2 on z and on θ
+    (``subspace.Optimizer(weight_decay=...)``). ``smoke`` keeps the first two values of d,
     2 seeds, 2 generations of 4, 20-step episodes and 2 evaluation episodes (or
     ``smoke_dims``). ``suite`` is "gymnax" or "brax" (the ``[brax]`` extra)."""
     if smoke:
         population, max_steps, eval_episodes, generations = 4, 20, 2, 2
         dims = smoke_dims or dims[:2]
-    if suite == "brax":
-        task = brax_task(env, policy, max_steps=max_steps or 1000, episodes=episodes)
-    else:
-        task = gymnax_task(env, policy, max_steps=max_steps, episodes=episodes)
     return Experiment(
         name=name,
-        task=task,
-        optimizer=optax.adam,
-        lr=lr,
-        baseline_lr=baseline_lr,
-        dims=tuple(dims),
-        seeds=2 if smoke else seeds,
-        projections=("fastfood",),
-        steps=generations,
-        metric=metric,
-        metric_fn=METRICS[metric],
-        es=ES(
-            population,
-            sigma,
+        task=PolicyTask(
+            env=env,
+            policy=policy,
+            suite=suite,
+            max_steps=max_steps,
+            episodes=episodes,
             eval_episodes=eval_episodes,
-            weight_decay=weight_decay,
-            sigma_in_theta=sigma_in_theta,
         ),
-        baseline_es=ES(
-            population, baseline_sigma, eval_episodes=eval_episodes, weight_decay=weight_decay
+        grid=subspace.Grid(dims=dims, seeds=2 if smoke else seeds),
+        schedule=subspace.Schedule(
+            optimizer=subspace.Optimizer("adam", lr, weight_decay=weight_decay),
+            steps=generations,
+            estimator=subspace.estimators.es(population, sigma, sigma_in_theta=sigma_in_theta),
+            baseline=subspace.Optimizer("adam", baseline_lr, weight_decay=weight_decay),
+            baseline_estimator=subspace.estimators.es(population, baseline_sigma),
         ),
+        readout=subspace.Readout(metric=METRICS[metric]),
+        smoke=smoke,
     )

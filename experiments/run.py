@@ -1,27 +1,27 @@
-"""Run an intrinsic-dimension sweep from a config: the main job of the project.
+"""Run an intrinsic-dimension measurement from a config: the main job of the project.
 
     python -m experiments.run                        # the toy problem (d_int100 = 10)
     python -m experiments.run CONFIG [--dims LIST|LO..HI|geom:LO:HI:N] [--seeds N]
-        [--projection dense|sparse|fastfood|all] [--epochs E] [--steps S]
-        [--batch-size B] [--lr LR] [--out DIR] [--resume | --overwrite] [--refine]
+        [--projection dense|sparse|fastfood|all] [--epochs E] [--steps S] [--lr LR]
+        [--out DIR] [--resume | --overwrite] [--set PATH=VALUE ...] [--print-config]
         [--smoke] [--list]
 
-For every projection the (d, seed) members are split into groups that fit the memory
-budget; each group trains in one compiled, vmapped program whose member axis is split
-over all devices (:mod:`subspace.loop`). After each group the results are written
-atomically, so an interrupted run loses at most the group in flight and ``--resume``
-picks up where it stopped. ``--refine`` then narrows d_int with K-section passes
-(:func:`subspace.intrinsic.search`). Writes ``results.json``, ``results.csv``,
-``timings.json`` and ``sweep.png`` to ``--out`` (default runs/CONFIG, git-ignored; the
-committed reference results live in experiments/results/CONFIG) and ends with one line per
-projection, e.g. ``fastfood: d_int100 = 10``. Mistakes in flags or files print one
-``error:`` line and exit with code 2, before any training.
+Load → override → :func:`subspace.measure` → report, through the library's public API:
+the config (:mod:`experiments.config`) is data; the flags users know are shorthands for
+overrides of its fields, and ``--set schedule.epochs=10`` (any number of times, after the
+shorthands) changes any field, nested or not, with every check run again;
+``--print-config`` prints the resolved config as JSON and exits. Writes
+``results.json``, ``results.csv``, ``timings.json`` and ``sweep.png`` to ``--out``
+(default runs/CONFIG, git-ignored; the committed reference results live in
+experiments/results/CONFIG) and ends with one line per projection, e.g. ``fastfood:
+d_int100 = 10``. Mistakes in flags or files print one ``error:`` line and exit with code
+2, before any training.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -30,18 +30,17 @@ from pathlib import Path
 import jax
 import numpy as np
 
+import subspace
 from experiments import config as configs
 from experiments.data.paths import DATA_DIR_ENV
 from experiments.plots import plot_sweep
 from subspace.checkpoint import CheckpointError
-from subspace.loop import Data
-from subspace.measurement import SweepError, _Measurement
+from subspace.config import override, parse_value
+from subspace.measurement import MAX_DIMS
 from subspace.projections import PROJECTIONS
-from subspace.results import SCHEMA_VERSION, SweepResult
 
-__all__ = ["SCHEMA_VERSION", "Settings", "UserError", "build_parser", "main", "parse_dims"]
+__all__ = ["UserError", "build_parser", "main", "parse_dims", "resolve"]
 
-MAX_DIMS = 1000  # values of d one command may ask for
 RUNS = Path("runs")  # default parent of --out: users' runs, git-ignored
 
 
@@ -59,22 +58,22 @@ def _one_line(e: BaseException) -> str:
 def parse_dims(text: str) -> list[int]:
     """``"1..20"``, ``"2,4,8"`` or ``"geom:LO:HI:N"`` (N geometric values, rounded, unique).
 
-    At most ``MAX_DIMS`` values; the count is checked before any list is built.
+    The count is checked against :data:`subspace.measurement.MAX_DIMS` before any list is
+    built; the values themselves are checked by :class:`subspace.Grid`.
     """
     usage = (
         f"--dims must be LO..HI, a comma-separated list of integers or geom:LO:HI:N; got {text!r}"
     )
     try:
         if text.startswith("geom:"):
-            lo, hi, n = (int(v) for v in text[5:].split(":"))
-            count = n
+            lo, hi, count = (int(v) for v in text[5:].split(":"))
         elif ".." in text:
             lo, hi = (int(v) for v in text.split(".."))
             count = hi - lo + 1
         else:
-            values = text.split(",")
-            count = len(values)
+            values = [int(v) for v in text.split(",")]
             lo = hi = None
+            count = len(values)
     except ValueError:
         raise argparse.ArgumentTypeError(usage) from None
     if lo is not None and hi < lo:
@@ -83,20 +82,11 @@ def parse_dims(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"--dims asks for {count:,} values of d; at most {MAX_DIMS} per command"
         )
-    if lo is not None and lo < 1 or text.startswith("geom:") and count < 1:
+    if lo is not None and (lo < 1 or count < 1):
         raise argparse.ArgumentTypeError(f"--dims values must be integers >= 1; got {text!r}")
-    try:
-        if text.startswith("geom:"):
-            dims = sorted({int(round(v)) for v in np.geomspace(lo, hi, count)})
-        elif ".." in text:
-            dims = list(range(lo, hi + 1))
-        else:
-            dims = sorted({int(v) for v in values})
-    except ValueError:
-        raise argparse.ArgumentTypeError(usage) from None
-    if not dims or dims[0] < 1:
-        raise argparse.ArgumentTypeError(f"--dims values must be integers >= 1; got {text!r}")
-    return dims
+    if text.startswith("geom:"):
+        return sorted({int(round(v)) for v in np.geomspace(lo, hi, count)})
+    return list(range(lo, hi + 1)) if lo is not None else values
 
 
 def _positive(kind):
@@ -112,229 +102,113 @@ def _positive(kind):
     return parse
 
 
+def _assignment(text: str) -> tuple[str, object]:
+    path, sep, value = text.partition("=")
+    if not sep or not path.strip():
+        raise argparse.ArgumentTypeError(
+            f"--set takes PATH=VALUE (e.g. schedule.epochs=10); got {text!r}"
+        )
+    return path.strip(), parse_value(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m experiments.run",
         description="Measure the intrinsic dimension of a config's model and task.",
     )
-    parser.add_argument(
-        "config",
-        nargs="?",
-        default="toy",
-        help=f"one of: {', '.join(configs.available())} (default toy)",
-    )
-    parser.add_argument(
-        "--dims", type=parse_dims, help="grid of d: LO..HI, a list 2,4,8 or geom:LO:HI:N"
-    )
-    parser.add_argument("--seeds", type=_positive(int), help="seeds per d")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="first seed; members use seed, seed+1, ... (default 0)"
-    )
-    parser.add_argument("--projection", choices=[*PROJECTIONS, "all"])
-    parser.add_argument("--epochs", type=_positive(int))
-    parser.add_argument("--steps", type=_positive(int), help="steps (full-batch configs)")
-    parser.add_argument("--batch-size", type=_positive(int))
-    parser.add_argument("--lr", type=_positive(float), help="learning rate of z")
-    parser.add_argument(
-        "--baseline-lr", type=_positive(float), help="learning rate of the full-parameter baseline"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="output folder (default runs/CONFIG; the committed reference results are in "
-        "experiments/results/CONFIG)",
-    )
+    add = parser.add_argument
+    add("config", nargs="?", default="toy", help=f"one of: {', '.join(configs.available())}")
+    add("--dims", type=parse_dims, help="grid.dims: LO..HI, a list 2,4,8 or geom:LO:HI:N")
+    add("--seeds", type=_positive(int), help="grid.seeds: seeds per d")
+    add("--seed", type=int, default=0, help="first seed; members use seed, seed+1, ...")
+    add("--projection", choices=[*PROJECTIONS, "all"], help="grid.projections")
+    add("--refine", action="store_true", help="grid.refine: 4-section passes in the bracket")
+    add("--epochs", type=_positive(int), help="schedule.epochs (and no steps)")
+    add("--steps", type=_positive(int), help="schedule.steps (and no epochs)")
+    add("--batch-size", type=_positive(int), help="schedule.batch_size")
+    add("--lr", type=_positive(float), help="schedule.optimizer.learning_rate (of z)")
+    add("--baseline-lr", type=_positive(float), help="schedule.baseline.learning_rate (of θ)")
+    add("--per-member-shuffle", action="store_true", help="schedule.per_member_shuffle")
+    add("--out", type=Path, help="run.out (default runs/CONFIG)")
     existing = parser.add_mutually_exclusive_group()
-    existing.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out: keep its finished members (same config only)",
+    existing.add_argument("--resume", action="store_true", help="run.resume: continue --out")
+    existing.add_argument("--overwrite", action="store_true", help="run.overwrite: start again")
+    add("--checkpoint-every", type=_positive(int), help="run.checkpoint_every (steps)")
+    add("--budget-mb", type=_positive(float), help="run.budget_bytes, in MB per device")
+    add(
+        "--set",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override any field of the config (JSON value), e.g. schedule.epochs=10",
     )
-    existing.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="discard the results and checkpoints in --out and start again",
-    )
-    parser.add_argument(
-        "--refine",
-        action="store_true",
-        help="narrow d_int with 4-section passes inside the bracket",
-    )
-    parser.add_argument("--smoke", action="store_true", help="the config's tiny test mode")
-    parser.add_argument(
-        "--list", action="store_true", help="list the configs, one line each, and exit"
-    )
-    parser.add_argument(
+    add("--print-config", action="store_true", help="print the resolved config and exit")
+    add("--smoke", action="store_true", help="the config's tiny test mode")
+    add("--list", action="store_true", help="list the configs, one line each, and exit")
+    add(
         "--distributed",
         action="store_true",
-        help="call jax.distributed.initialize() first: run the same command on every host "
-        "of a TPU pod slice or GPU cluster",
+        help="call jax.distributed.initialize() first (run the same command on every host)",
     )
-    parser.add_argument(
-        "--data-dir",
-        help=f"folder of the offline dataset files (default ${DATA_DIR_ENV})",
-    )
-    parser.add_argument(
-        "--budget-mb",
-        type=_positive(float),
-        help="memory budget per device in MB (default: half an "
-        "accelerator's memory, a quarter of the host's on the CPU)",
-    )
-    parser.add_argument(
-        "--download",
-        action="store_true",
-        help="let TFDS download the data set when no offline files are found (Colab)",
-    )
-    parser.add_argument(
-        "--checkpoint-every",
-        type=_positive(int),
-        default=500,
-        help="save a group's in-flight state every N steps (default 500); --resume "
-        "continues from it",
-    )
-    parser.add_argument(
-        "--per-member-shuffle",
-        action="store_true",
-        help="each member its own minibatch order (default: shared)",
-    )
+    add("--data-dir", help=f"folder of the offline dataset files (default ${DATA_DIR_ENV})")
+    add("--download", action="store_true", help="let TFDS download the data set (Colab)")
     return parser
 
 
-# --- the run -----------------------------------------------------------------------------
+def _shorthands(args: argparse.Namespace, exp: configs.Experiment) -> dict[str, object]:
+    """The flags users know, as the overrides (path -> value) they stand for."""
+    sets: dict[str, object] = {}
+    if args.dims:
+        sets["grid.dims"] = args.dims
+    if args.seeds or args.seed:
+        n = args.seeds or len(exp.grid.seeds)
+        sets["grid.seeds"] = list(range(args.seed, args.seed + n))
+    if args.projection:
+        chosen = list(PROJECTIONS) if args.projection == "all" else [args.projection]
+        sets["grid.projections"] = chosen
+    if args.refine:
+        sets["grid.refine"] = True
+    if args.epochs or args.steps:  # one replaces the other
+        sets["schedule.epochs"], sets["schedule.steps"] = args.epochs, args.steps
+    for flag, path in (
+        ("batch_size", "schedule.batch_size"),
+        ("lr", "schedule.optimizer.learning_rate"),
+        ("baseline_lr", "schedule.baseline.learning_rate"),
+        ("checkpoint_every", "run.checkpoint_every"),
+    ):
+        if getattr(args, flag):
+            sets[path] = getattr(args, flag)
+    if args.per_member_shuffle:
+        sets["schedule.per_member_shuffle"] = True
+    if args.budget_mb:
+        sets["run.budget_bytes"] = int(args.budget_mb * 2**20)
+    out = args.out or exp.run.out or RUNS / (exp.name + ("_smoke" if args.smoke else ""))
+    sets["run.out"] = str(out)
+    if args.resume or args.overwrite:
+        sets["run.resume" if args.resume else "run.overwrite"] = True
+    return sets
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """What one command asks for: the config, overridden by the flags."""
-
-    exp: configs.Experiment
-    dims: tuple[int, ...]
-    seeds: tuple[int, ...]
-    projections: tuple[str, ...]
-    steps: int
-    epochs: int | None
-    batch_size: int | None
-    lr: float
-    baseline_lr: float | None
-    out: Path
-    resume: bool
-    overwrite: bool
-    refine: bool
-    smoke: bool
-    data_dir: str | None
-    download: bool
-    budget_bytes: int | None
-    checkpoint_every: int
-    per_member_shuffle: bool
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> Settings:
-        """Checks the flags against the config; a mistake is a :class:`UserError`."""
-        try:
-            exp = configs.load(args.config, smoke=args.smoke)
-        except (ValueError, ImportError) as e:  # ImportError: an extra is not installed
-            raise UserError(e) from None
-        if exp.data is not None and args.steps:
-            raise UserError("--steps is for full-batch configs; use --epochs")
-        if exp.data is None and (args.epochs or args.batch_size):
-            raise UserError(f"{exp.name} is full-batch: use --steps, not --epochs/--batch-size")
-        batch_size = args.batch_size or exp.batch_size
-        epochs = None if exp.data is None else (args.epochs or exp.epochs)
-        if exp.data is None:
-            steps = args.steps or exp.steps
-        else:
-            if batch_size > exp.train_size:
-                raise UserError(
-                    f"--batch-size must be <= the {exp.train_size:,} training examples of "
-                    f"{exp.name}; got {batch_size}"
-                )
-            steps = epochs * (exp.train_size // batch_size)
-        if args.projection == "all":
-            projections = tuple(PROJECTIONS)
-        else:
-            projections = (args.projection,) if args.projection else tuple(exp.projections)
-        lr = args.lr or exp.lr
-        return cls(
-            exp=exp,
-            dims=tuple(args.dims or exp.dims),
-            seeds=tuple(range(args.seed, args.seed + (args.seeds or exp.seeds))),
-            projections=projections,
-            steps=steps,
-            epochs=epochs,
-            batch_size=None if exp.data is None else batch_size,
-            lr=lr,
-            baseline_lr=(args.baseline_lr or exp.baseline_lr or lr) if exp.baseline else None,
-            out=args.out or RUNS / (exp.name + ("_smoke" if args.smoke else "")),
-            resume=args.resume,
-            overwrite=args.overwrite,
-            refine=args.refine,
-            smoke=args.smoke,
-            data_dir=args.data_dir,
-            download=args.download,
-            budget_bytes=int(args.budget_mb * 2**20) if args.budget_mb else None,
-            checkpoint_every=args.checkpoint_every,
-            per_member_shuffle=args.per_member_shuffle,
+def resolve(args: argparse.Namespace) -> configs.Experiment:
+    """The config of ``args``, with the shorthand flags and then every ``--set`` applied
+    (:func:`subspace.config.override`); a mistake is a :class:`UserError`."""
+    try:
+        exp = configs.load(args.config, smoke=args.smoke)
+    except (ValueError, ImportError) as e:  # ImportError: an extra is not installed
+        raise UserError(e) from None
+    changes = {**_shorthands(args, exp), **dict(args.set)}
+    try:
+        exp = override(exp, changes)
+    except (TypeError, ValueError) as e:
+        raise UserError(_one_line(e)) from None
+    task, batch = exp.task, exp.schedule.batch_size
+    if hasattr(task, "train_size") and batch is not None and batch > task.train_size:
+        raise UserError(
+            f"schedule.batch_size must be <= the {task.train_size:,} training examples of "
+            f"{exp.name}; got {batch}"
         )
-
-    def measurement(self, progress=True):
-        """The library's measurement of these settings, checked (no data read yet)."""
-        exp = self.exp
-        try:
-            return _Measurement(
-                exp.task,
-                dims=list(self.dims),
-                optimizer=exp.optimizer(self.lr),
-                seeds=list(self.seeds),
-                data=None if exp.data is None else self.load_data,
-                steps=self.steps,
-                epochs=None,
-                batch_size=self.batch_size,
-                projections=list(self.projections),
-                baseline=None if self.baseline_lr is None else exp.optimizer(self.baseline_lr),
-                metric=exp.metric,
-                metric_fn=exp.metric_fn,
-                higher_is_better=exp.higher_is_better,
-                fraction=exp.fraction,
-                threshold=exp.threshold,
-                out=self.out,
-                resume=self.resume,
-                overwrite=self.overwrite,
-                refine=self.refine,
-                name=exp.name,
-                meta={
-                    "smoke": self.smoke,
-                    "epochs": self.epochs,
-                    "lr": self.lr,
-                    "baseline_lr": self.baseline_lr,
-                },
-                shuffle_seed=exp.shuffle_seed,
-                per_member_shuffle=self.per_member_shuffle,
-                budget_bytes=self.budget_bytes,
-                checkpoint_every=self.checkpoint_every,
-                progress=progress,
-                es=exp.es,
-                baseline_es=exp.baseline_es,
-            )
-        except ValueError as e:
-            raise UserError(str(e).removeprefix("measure: ")) from None
-
-    def load_data(self) -> Data:
-        """The config's data, checked against its size (called after every other check)."""
-        exp = self.exp
-        try:
-            data = exp.data(self.data_dir, self.download)
-        except (OSError, ValueError) as e:
-            raise UserError(
-                f"{exp.name}: the data could not be loaded: {_one_line(e)} (give the folder "
-                f"of the files with --data-dir or ${DATA_DIR_ENV}, or let TFDS fetch them "
-                "with --download)"
-            ) from None
-        if len(data.train_x) != exp.train_size:
-            raise UserError(
-                f"{exp.name} expects {exp.train_size:,} training examples; the data found "
-                f"have {len(data.train_x):,} (a partial or other copy of the data set?)"
-            )
-        return data
+    return exp
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -345,43 +219,73 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in configs.specs():
             print(f"{name:30s} {configs.describe(name)}")
         return 0
-    if args.distributed:
-        jax.distributed.initialize()  # the cluster is detected (Cloud TPU, SLURM, ...)
     try:
-        settings = Settings.from_args(args)
-        measurement = settings.measurement()
+        exp = resolve(args)
+        if args.print_config:
+            print(json.dumps(exp.to_json(), indent=2))
+            return 0
+        if args.distributed:
+            jax.distributed.initialize()  # the cluster is detected (Cloud TPU, SLURM, ...)
         try:
-            result = measurement.run()
-        except (SweepError, CheckpointError) as e:
+            task = exp.task.build()
+        except (ValueError, ImportError) as e:
             raise UserError(e) from None
+        loader = None
+        if hasattr(exp.task, "load"):
+
+            def loader() -> subspace.Data:
+                return _load_data(exp, args.data_dir, args.download)
+
+        try:
+            result = subspace.measure(
+                task, exp.measurement(), data=loader, run=exp.run, progress=True
+            )
+        except (subspace.SweepError, CheckpointError, ValueError, TypeError) as e:
+            raise UserError(str(e).removeprefix("measure: ")) from None
     except UserError as e:
         parser.exit(2, f"error: {_one_line(e)}\n")
     if jax.process_index() == 0:  # the others trained the same members silently
-        report(settings, result)
+        report(exp, result)
     return 0
 
 
-def report(settings: Settings, result: SweepResult) -> None:
+def _load_data(exp: configs.Experiment, data_dir: str | None, download: bool) -> subspace.Data:
+    """The config's data, checked against its declared size (called after every check)."""
+    try:
+        data = exp.task.load(data_dir, download)
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"{exp.name}: the data could not be loaded: {_one_line(e)} (give the folder "
+            f"of the files with --data-dir or ${DATA_DIR_ENV}, or let TFDS fetch them "
+            "with --download)"
+        ) from None
+    if len(data.train_x) != exp.task.train_size:
+        raise UserError(
+            f"{exp.name} expects {exp.task.train_size:,} training examples; the data found "
+            f"have {len(data.train_x):,} (a partial or other copy of the data set?)"
+        )
+    return data
+
+
+def report(exp: configs.Experiment, result: subspace.SweepResult) -> None:
     """The plot, the table of mean metric per d, and one line per projection."""
-    exp, out = settings.exp, settings.out
+    out, metric, projections = Path(exp.run.out), exp.readout.metric, exp.grid.projections
     plot_sweep(
         out / "sweep.png",
         result.members,
-        metric=exp.metric,
+        metric=metric,
         label=exp.label,
         threshold=result.threshold,
         d_ints={p: v["d"] for p, v in result.d_int.items()},
         baseline=result.baseline_metric,
-        log_y=not exp.higher_is_better,
-        title=f"{exp.name}: D = {result.config['D']:,}",
+        log_y=not exp.readout.higher_is_better,
+        title=f"{exp.name}: D = {result.D:,}",
     )
-    print(f"\nmean {exp.metric} over seeds")
-    print("       d  " + "  ".join(f"{p:>10}" for p in settings.projections))
-    table = {p: dict(zip(*result.means(p), strict=True)) for p in settings.projections}
+    print(f"\nmean {metric} over seeds")
+    print("       d  " + "  ".join(f"{p:>10}" for p in projections))
+    table = {p: dict(zip(*result.means(p), strict=True)) for p in projections}
     for d in sorted({d for p in table for d in table[p]}):
-        cells = [
-            f"{table[p][d]:10.4g}" if d in table[p] else f"{'':10}" for p in settings.projections
-        ]
+        cells = [f"{table[p][d]:10.4g}" if d in table[p] else f"{'':10}" for p in projections]
         print(f"{d:8d}  " + "  ".join(cells))
     print(f"\nwrote results.json, results.csv, timings.json and sweep.png to {out}")
     for p, v in result.d_int.items():
@@ -392,7 +296,7 @@ def report(settings: Settings, result: SweepResult) -> None:
                 f"[{ci}], compression D/d = {v['compression']:.1f}"
             )
     for p, v in result.d_int.items():
-        value = v["d"] if v["d"] is not None else f"> {max(settings.dims)} (not reached)"
+        value = v["d"] if v["d"] is not None else f"> {max(exp.grid.dims)} (not reached)"
         print(f"{p}: {exp.label} = {value}")
 
 

@@ -19,7 +19,6 @@ import jax.numpy as jnp
 
 import subspace
 from experiments.io import atomic_write_json
-from experiments.tasks import classification_task
 from models import FC, LeNet
 
 # (row, model, input shape, the paper's d_int90)
@@ -38,14 +37,14 @@ def measure() -> list[dict]:
     init_key, proj_key, z_key = jax.random.split(jax.random.key(0), 3)
     with tempfile.TemporaryDirectory() as folder:
         for name, model, shape, d in MODELS:
-            params, _ = classification_task(model, shape).init(init_key)
+            params, _ = subspace.linen_task(model, shape).init(init_key)
             sub = subspace.wrap(params, d, projection="fastfood", key=proj_key)
             z = 0.01 * jax.random.normal(z_key, (d,), jnp.float32)
             path = Path(folder) / "model.npz"
             subspace.save_compressed(
                 path, sub, z, key=proj_key, theta0_key=init_key, model={"name": name}
             )
-            report = subspace.size_report(path)
+            report = subspace.compress.size_report(path)
             rows.append(
                 {
                     "model": name,

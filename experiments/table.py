@@ -47,12 +47,12 @@ def _fmt(x: float | None) -> str:
     return f"{x:,.1f}" if abs(x) < 100 else f"{x:,.0f}"
 
 
-def _ours(d: int | None, interpolated: float | None, ci, config: dict) -> tuple[str, str]:
+def _ours(d: int | None, interpolated: float | None, ci, doc: dict) -> tuple[str, str]:
     """The "d_int90 (interpolated, [CI])" cell and the D/d_int90 cell of one row."""
     if d is None:
-        return f"> {max(config['dims']):,} (not reached)", ""
+        return f"> {max(doc['config']['grid']['dims']):,} (not reached)", ""
     cell = f"{d:,} ({_fmt(interpolated)}, [{_fmt(ci[0])}, {_fmt(ci[1])}])"
-    return cell, f"{config['D'] / d:,.0f}×"
+    return cell, f"{doc['D'] / d:,.0f}×"
 
 
 def table(results: Path) -> str:
@@ -67,24 +67,26 @@ def table(results: Path) -> str:
         if not doc or not doc.get("complete"):
             lines.append(f"| {label} | {paper:,} | not run yet | {paper_D:,} | | | |")
             continue
-        c, v = doc["config"], doc["d_int"]["fastfood"]
-        ours, ratio = _ours(v["d"], v["interpolated"], v["ci90"], c)
-        if "es" in c:  # evolution strategies: generations of a population
-            on_z = "σ per θ parameter" if c["es"].get("sigma_in_theta") else "σ z"
+        s, v = doc["config"]["schedule"], doc["d_int"]["fastfood"]
+        ours, ratio = _ours(v["d"], v["interpolated"], v["ci90"], doc)
+        seeds = len(doc["config"]["grid"]["seeds"])
+        z_lr, theta_lr = s["optimizer"]["learning_rate"], s["baseline"]["learning_rate"]
+        es, base_es = s["estimator"], s["baseline_estimator"] or s["estimator"]
+        if es["name"] == "es":  # evolution strategies: generations of a population
+            on_z = "σ per θ parameter" if es["sigma_in_theta"] else "σ z"
             budget = (
-                f"{c['steps']} generations × {c['es']['population']}, {on_z} "
-                f"{c['es']['sigma']:g} / θ {c['baseline_es']['sigma']:g}, Adam z {c['lr']:g} "
-                f"/ θ {c['baseline_lr']:g}, {len(c['seeds'])} seeds"
+                f"{s['steps']} generations × {es['population']}, {on_z} {es['sigma']:g} / θ "
+                f"{base_es['sigma']:g}, Adam z {z_lr:g} / θ {theta_lr:g}, {seeds} seeds"
             )
             baseline = f"{doc['baseline_metric']:,.1f}"
         else:
             budget = (
-                f"{c['epochs']} epochs, batch {c['batch_size']}, Adam z {c['lr']:g} / "
-                f"θ {c['baseline_lr']:g}, {len(c['seeds'])} seeds"
+                f"{s['epochs']} epochs, batch {s['batch_size']}, Adam z {z_lr:g} / "
+                f"θ {theta_lr:g}, {seeds} seeds"
             )
             baseline = f"{doc['baseline_metric']:.4f}"
         lines.append(
-            f"| {label} | {paper:,} | {ours} | {c['D']:,} | {ratio} | {baseline} | {budget} |"
+            f"| {label} | {paper:,} | {ours} | {doc['D']:,} | {ratio} | {baseline} | {budget} |"
         )
         if config in FIXED_BASELINE:
             lines.append(_fixed_row(doc, label, paper, FIXED_BASELINE[config], budget))
@@ -93,16 +95,16 @@ def table(results: Path) -> str:
 
 def _fixed_row(doc: dict, label: str, paper: int, baseline: float, budget: str) -> str:
     """The same members read at 0.9 × a fixed baseline instead of the network's own."""
-    c = doc["config"]
+    metric = doc["config"]["readout"]["metric"]
     members = [m for m in doc["members"] if m["projection"] == "fastfood"]
     ds = [m["d"] for m in members]
-    values = [m[c["metric"]] if m[c["metric"]] is not None else float("nan") for m in members]
+    values = [m[metric] if m[metric] is not None else float("nan") for m in members]
     threshold = 0.9 * baseline
     v = d_int(ds, values, threshold)
     ci = None if v.d is None else bootstrap_d_int(ds, values, threshold)
-    ours, ratio = _ours(v.d, v.interpolated, ci, c)
+    ours, ratio = _ours(v.d, v.interpolated, ci, doc)
     return (
-        f"| {label}, fixed baseline {baseline:g} | {paper:,} | {ours} | {c['D']:,} | {ratio} | "
+        f"| {label}, fixed baseline {baseline:g} | {paper:,} | {ours} | {doc['D']:,} | {ratio} | "
         f"{baseline:g} (fixed) | {budget} |"
     )
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from subspace.sweep import Task
+from subspace import Task
 
 D = 1000
 GROUPS = 10
@@ -42,8 +42,8 @@ def _loss_fn(theta, model_state, batch, key):
     return toy_loss(theta), (model_state, {})
 
 
-def _eval_fn(theta, model_state, batch):
-    del model_state, batch
+def _eval_fn(theta, model_state, batch, key):
+    del model_state, batch, key
     return {"loss": toy_loss(theta)}
 
 

@@ -6,6 +6,7 @@ the message as ``"where: "``; empty for none), so the messages read as each modu
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from typing import Any
@@ -64,6 +65,17 @@ def check_bool(
     """Raises TypeError unless ``value`` is a bool (or a numpy bool, with ``numpy``)."""
     if not isinstance(value, (bool, np.bool_) if numpy else bool):
         raise TypeError(f"{_prefix(where)}{name} must be {what}; got {value!r}")
+    return value
+
+
+def check_float(value: Any, name: str, where: str = "", *, positive: bool) -> float:
+    """``value`` as a finite float, ``> 0`` with ``positive``, else ``>= 0``; a bool is refused."""
+    what = "a finite number > 0" if positive else "a finite number >= 0"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{_prefix(where)}{name} must be {what}; got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{_prefix(where)}{name} must be {what}; got {value!r}")
     return value
 
 

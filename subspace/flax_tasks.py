@@ -1,4 +1,4 @@
-"""Flax adapters: a :class:`subspace.sweep.Task` from a linen module or an NNX model.
+"""Flax adapters: a :class:`subspace.Task` from a linen module or an NNX model.
 
 * :func:`linen_task` wraps a linen module used through ``model.init``/``model.apply``
   (no flax import is needed for it);
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from subspace.sweep import Task
+from subspace.task import Task
 
 __all__ = ["LOSSES", "linen_task", "nnx_task"]
 
@@ -169,7 +169,7 @@ def linen_task(
     l2: float = 0.0,
     metrics: Mapping[str, PerExample] | None = None,
 ) -> Task:
-    """A :class:`~subspace.sweep.Task` for a linen ``model(x, train=...)``.
+    """A :class:`subspace.Task` for a linen ``model(x, train=...)``.
 
     θ0 is ``model.init(key, zeros((1, *input_shape)), train=False)["params"]``; the other
     collections (``batch_stats``) are the model state, updated by the model in training
@@ -192,7 +192,7 @@ def linen_task(
         name ``loss`` is reserved). Training steps report their batch means.
 
     Returns:
-      A :class:`subspace.sweep.Task`; ``eval_fn`` returns the per-example metrics and
+      A :class:`subspace.Task`; ``eval_fn`` returns the per-example metrics and
       ``loss``.
 
     Raises:
@@ -226,16 +226,26 @@ def linen_task(
         else:
             outputs = model.apply(variables, x, train=True, rngs={"dropout": key})
         value = _per_example("loss", loss_of(outputs, y), jnp.shape(y)[0], where).mean()
-        if l2:
-            value += 0.5 * l2 * sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
-        return value, (model_state, _train_metrics(metric_fns, outputs, y, where))
+        return _with_l2(value, l2, params), (
+            model_state,
+            _train_metrics(metric_fns, outputs, y, where),
+        )
 
-    def eval_fn(params, model_state, batch):
+    def eval_fn(params, model_state, batch, key=None):
+        del key  # evaluation is deterministic
         x, y = batch
         outputs = model.apply({"params": params, **model_state}, x, train=False)
         return _evaluate(loss_of, metric_fns, outputs, y, where)
 
     return Task(init=init, loss_fn=loss_fn, eval_fn=eval_fn)
+
+
+def _with_l2(value: jax.Array, l2: float, params: Any) -> jax.Array:
+    """``value`` + 0.5 · l2 · ||θ||² on the full θ (the original code's L2); ``value``
+    itself (no operation) when l2 is 0."""
+    if not l2:
+        return value
+    return value + 0.5 * l2 * sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
 
 
 def _import_nnx(where: str):
@@ -253,9 +263,10 @@ def nnx_task(
     make_model: Callable[[Any], Any],
     *,
     loss: str | PerExample = "softmax_cross_entropy",
+    l2: float = 0.0,
     metrics: Mapping[str, PerExample] | None = None,
 ) -> Task:
-    """A :class:`~subspace.sweep.Task` for an NNX model built by ``make_model(rngs)``.
+    """A :class:`subspace.Task` for an NNX model built by ``make_model(rngs)``.
 
     θ0 is the model's ``nnx.Param`` state (``nnx.split(model, nnx.Param, ...)``); the rest
     (BatchNorm statistics, RNG counters) is the model state, carried through training and
@@ -271,11 +282,12 @@ def nnx_task(
         graph) and once per member with the member's init key.
       loss: as in :func:`linen_task`: ``"softmax_cross_entropy"`` or
         ``loss(outputs, labels) -> (N,)``.
+      l2: as in :func:`linen_task`: ``0.5 * l2 * ||θ||²`` added to the training loss.
       metrics: as in :func:`linen_task`: None for accuracy, or a dict
         ``name -> fn(outputs, labels) -> (N,)``.
 
     Returns:
-      A :class:`subspace.sweep.Task` like :func:`linen_task`'s.
+      A :class:`subspace.Task` like :func:`linen_task`'s.
 
     Raises:
       TypeError, ValueError: a bad argument, named in the message.
@@ -291,6 +303,7 @@ def nnx_task(
             f"got {type(make_model).__name__}"
         )
     loss_of = _check_loss(loss, where)
+    l2 = _check_l2(l2, where)
     metric_fns = _check_metrics(metrics, where)
     nnx = _import_nnx(where)
     if isinstance(make_model, nnx.Module):
@@ -312,9 +325,13 @@ def nnx_task(
         outputs = model(x)
         _, _, rest = nnx.split(model, nnx.Param, ...)
         value = _per_example("loss", loss_of(outputs, y), jnp.shape(y)[0], where).mean()
-        return value, (rest, _train_metrics(metric_fns, outputs, y, where))
+        return _with_l2(value, l2, params), (
+            rest,
+            _train_metrics(metric_fns, outputs, y, where),
+        )
 
-    def eval_fn(params, rest, batch):
+    def eval_fn(params, rest, batch, key=None):
+        del key  # evaluation is deterministic
         x, y = batch
         model = nnx.merge(graphdef, params, rest, copy=True)
         model.eval()

@@ -1,17 +1,17 @@
-"""Training a group of sweep members on data: one compiled program, sharded over devices.
+"""Training a group of sweep members: one compiled program, sharded over devices.
 
 The training set is put on the devices once (replicated); every step takes a minibatch
-by index, so the inner loop is a ``jax.lax.scan`` over chunks of steps with no host
-round trip per step. By default all members see the same minibatches (one shuffle per
-epoch, drawn from ``(shuffle_seed, epoch)``); ``per_member_shuffle=True`` gives each
-member its own order, drawn from ``(shuffle_seed, epoch, member seed)``.
+by index (:func:`subspace.data.step_indices`), so the inner loop is a ``jax.lax.scan``
+over chunks of steps with no host round trip per step. A problem without data (the toy,
+an RL task) scans the same way with no batch. The group's in-flight state can be
+checkpointed between chunks and restored (:mod:`subspace.checkpoint`).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,7 @@ from jax.sharding import Mesh
 
 from subspace._checks import check_int
 from subspace.checkpoint import GroupCheckpoint
+from subspace.data import Data, check_data, step_indices
 from subspace.sharding import (
     constrain_members,
     member_array,
@@ -27,38 +28,9 @@ from subspace.sharding import (
     replicated_array,
     to_host,
 )
+from subspace.sweep import check_members
 
-__all__ = ["Data", "train_group"]
-
-
-class Data(NamedTuple):
-    """Host-side arrays: inputs (N, ...) and integer labels (N,)."""
-
-    train_x: np.ndarray
-    train_y: np.ndarray
-    test_x: np.ndarray | None = None
-    test_y: np.ndarray | None = None
-
-
-def step_indices(
-    n: int, batch_size: int, steps: int, seed: int, member_seeds: np.ndarray | None = None
-) -> np.ndarray:
-    """Example indices of every step: (steps, batch) shared, or (steps, members, batch)."""
-    per_epoch = n // batch_size
-    if per_epoch < 1:
-        raise ValueError(f"batch_size must be <= the number of examples {n}; got {batch_size}")
-    epochs = -(-steps // per_epoch)
-
-    def plan(extra: tuple) -> np.ndarray:
-        # The trailing 1 keeps (seed, e, member) apart from (seed, e): numpy's SeedSequence
-        # ignores trailing zeros, so (seed, e, 0) would repeat the shared order.
-        orders = [np.random.default_rng([seed, e, *extra]).permutation(n) for e in range(epochs)]
-        rows = np.concatenate([o[: per_epoch * batch_size] for o in orders])
-        return rows.reshape(-1, batch_size)[:steps].astype(np.int32)
-
-    if member_seeds is None:
-        return plan(())
-    return np.stack([plan((int(s), 1)) for s in member_seeds], axis=1)
+__all__ = ["train_group"]
 
 
 def train_group(
@@ -215,24 +187,11 @@ def _check_arguments(
     eval_batch_size,
 ) -> int:
     """Host-side checks before anything is traced; returns the member count."""
-    if not isinstance(init_args, (tuple, list)) or not init_args:
+    if not isinstance(init_args, (tuple, list)) or len(init_args) != 2:
         raise ValueError(
-            f"train_group: init_args must be a non-empty tuple of per-member arrays, e.g. "
-            f"(ds, seeds); got {init_args!r}"
+            f"train_group: init_args must be (ds, seeds), per-member arrays; got {init_args!r:.200}"
         )
-    args = [np.asarray(a) for a in init_args]
-    n = len(args[0]) if args[0].ndim == 1 else -1
-    if len(args) != 2 or n < 1 or any(a.shape != (n,) for a in args):
-        raise ValueError(
-            "train_group: init_args must be (ds, seeds), 1-D arrays of the same non-zero "
-            f"length (one entry per member); got shapes {[a.shape for a in args]}"
-        )
-    width = sweep.width
-    if args[0].min() < 1 or args[0].max() > width:
-        raise ValueError(
-            f"train_group: every d (init_args[0]) must be in [1, width={width}] of the sweep; "
-            f"got {args[0].tolist()}"
-        )
+    n = check_members(*init_args, sweep.width, "train_group")
     _check_int("steps", steps, 1)
     _check_int("shuffle_seed", shuffle_seed, 0)
     _check_int("chunk", chunk, 1)
@@ -242,26 +201,7 @@ def _check_arguments(
     if mesh is not None and not isinstance(mesh, Mesh):
         raise TypeError(f"train_group: mesh must be a jax.sharding.Mesh; got {mesh!r}")
     if data is not None:
-        if not isinstance(data, Data):
-            raise TypeError(
-                f"train_group: data must be a subspace.loop.Data; got {type(data).__name__}"
-            )
-        for split in ("train", "test"):
-            x, y = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
-            if (x is None) != (y is None) or (x is not None and len(x) != len(y)):
-                raise ValueError(
-                    f"train_group: data.{split}_x and data.{split}_y must both be given, with "
-                    f"the same number of examples; got {None if x is None else len(x)} and "
-                    f"{None if y is None else len(y)}"
-                )
-        if batch_size is None:
-            raise ValueError("train_group: batch_size is required with data")
-        batch_size = _check_int("batch_size", batch_size, 1)
-        if batch_size > len(data.train_x):
-            raise ValueError(
-                f"train_group: batch_size must be in [1, {len(data.train_x)}] (the number of "
-                f"training examples); got {batch_size}"
-            )
+        check_data(data, batch_size, "train_group")
     return n
 
 

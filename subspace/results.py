@@ -1,16 +1,17 @@
 """The results of an intrinsic-dimension measurement: one record per member, on disk.
 
-A measurement's folder holds ``results.json`` (schema version 2, below), ``results.csv``
-(one row per member and per baseline seed) and ``timings.json`` (wall times, kept apart so
-that a resumed run writes the same ``results.json``). All are written atomically.
+A measurement's folder holds ``results.json`` (schema version 3, below), ``results.csv``
+(one row per member and per baseline seed) and ``timings.json`` (wall times and how the
+run ran, kept apart so that a resumed run writes the same ``results.json``). All are
+written atomically.
 
 ``results.json``:
 
-* ``schema_version``: 2.
-* ``config``: what the members were trained with (``name``, ``D``, ``dims``, ``seeds``,
-  ``projections``, ``steps``, ``batch_size``, ``metric``, ``higher_is_better``,
-  ``threshold``, ``fraction``, ``shuffle_seed``, ``per_member_shuffle``, ``refine``, and
-  the caller's ``meta``: e.g. the learning rates). A resumed run must have the same.
+* ``schema_version``: 3.
+* ``config``: the whole :class:`subspace.Measurement` (``name``, ``grid``, ``schedule``,
+  ``readout``, ``meta``) as JSON: :attr:`SweepResult.measurement` rebuilds it. A resumed
+  run must have the same.
+* ``D`` (parameters of the model) and ``steps`` (per member, resolved from epochs).
 * ``complete``: false until every member is trained and d_int is read.
 * ``baseline``: one record per seed of the full-parameter training.
 * ``members``: one record per (projection, d, seed): ``width``, ``steps``, ``status``
@@ -18,6 +19,10 @@ that a resumed run writes the same ``results.json``). All are written atomically
   null, so it never reaches a threshold.
 * ``baseline_metric``, ``threshold``, ``d_int`` (per projection: ``d``, ``interpolated``,
   ``ci90``, ``compression``, ``rounds``), once complete.
+
+Files of schema version 2 (subspace 0.4, whose ``config`` was a flat dict with ``D`` and
+``steps`` inside) still load: :func:`load_results` gives their records with that config
+as it is (``SweepResult.schema_version`` 2); they cannot be resumed or rebuilt.
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ import numpy as np
 from subspace._io import atomic_write_bytes
 from subspace.intrinsic import mean_by_d
 
-__all__ = ["SCHEMA_VERSION", "SweepResult", "load_results"]
+__all__ = ["SCHEMA_VERSION", "ResultsError", "SweepError", "SweepResult", "load_results"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE = (2, 3)  # schema versions load_results reads
 RESULTS, CSV, TIMINGS = "results.json", "results.csv", "timings.json"
 
 
@@ -46,12 +52,18 @@ class ResultsError(ValueError):
     """A results file that cannot be used (corrupt, another schema or config)."""
 
 
+class SweepError(ValueError):
+    """A measurement that cannot go on: results in the way, another config, a diverged
+    baseline. The message says what to do."""
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
     """A measurement: its members, baseline and d_int per projection.
 
     Attributes:
-      config: what the members were trained with (see the module docstring).
+      config: the :class:`subspace.Measurement` as JSON (see the module docstring; for a
+        schema-2 file its flat config).
       members: one dict per (projection, d, seed).
       baseline: one dict per seed of the full-parameter baseline (empty without one).
       baseline_metric: mean baseline metric over seeds, or None.
@@ -59,6 +71,9 @@ class SweepResult:
       d_int: per projection, ``{"d", "interpolated", "ci90", "compression", "rounds"}``;
         ``d`` is None when no grid point reaches the threshold.
       complete: every member trained and d_int read.
+      D: the model's number of parameters.
+      steps: training steps per member.
+      schema_version: of the file it was read from (3 for a new result).
     """
 
     config: dict
@@ -68,11 +83,30 @@ class SweepResult:
     threshold: float | None = None
     d_int: dict[str, dict] = dataclasses.field(default_factory=dict)
     complete: bool = False
+    D: int | None = None
+    steps: int | None = None
+    schema_version: int = SCHEMA_VERSION
 
     @property
     def metric(self) -> str:
         """Name of the metric d_int is read from."""
-        return self.config["metric"]
+        if self.schema_version == 2:
+            return self.config["metric"]
+        return self.config["readout"]["metric"]
+
+    @property
+    def measurement(self) -> Any:
+        """The :class:`subspace.Measurement` these results were measured with (rebuilt
+        from ``config``): ``subspace.measure(task, result.measurement, data=...)`` repeats
+        it."""
+        if self.schema_version != SCHEMA_VERSION:
+            raise ResultsError(
+                f"results of schema version {self.schema_version} (subspace 0.4) record no "
+                "whole measurement; it cannot be rebuilt from them"
+            )
+        from subspace.measurement import Measurement  # measurement imports this module's users
+
+        return Measurement.from_json(self.config)
 
     def values(self, projection: str) -> tuple[list[int], list[float]]:
         """(d, metric) of every member of ``projection``; NaN for a diverged member."""
@@ -92,8 +126,9 @@ class SweepResult:
     def to_json(self) -> dict:
         """The ``results.json`` document."""
         document = {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self.schema_version,
             "config": self.config,
+            **({"D": self.D, "steps": self.steps} if self.schema_version > 2 else {}),
             "complete": self.complete,
             "baseline": self.baseline,
             "members": sorted(self.members, key=lambda r: (r["projection"], r["d"], r["seed"])),
@@ -127,23 +162,36 @@ def load_results(folder: str | os.PathLike) -> SweepResult:
         raise FileNotFoundError(f"load_results: no {RESULTS} in {folder}") from None
     except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError included
         raise ResultsError(f"{path} is not valid JSON ({e})") from None
-    if not isinstance(doc, dict) or doc.get("schema_version") != SCHEMA_VERSION:
-        raise ResultsError(f"{path} is not a results file of schema version {SCHEMA_VERSION}")
-    if not isinstance(doc.get("config"), dict) or not isinstance(doc["config"].get("metric"), str):
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    if version not in READABLE or isinstance(version, bool):
+        raise ResultsError(
+            f"{path} is not a results file of schema version {' or '.join(map(str, READABLE))}"
+        )
+    config = doc.get("config")
+    readout = config.get("readout") if isinstance(config, dict) and version > 2 else config
+    if not isinstance(readout, dict) or not isinstance(readout.get("metric"), str):
         raise ResultsError(f"{path}: 'config' is missing or malformed")
-    metric = doc["config"]["metric"]
+    metric = readout["metric"]
+    sizes = {"D": config.get("D"), "steps": config.get("steps")} if version == 2 else doc
+    for name in ("D", "steps"):
+        value = sizes.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ResultsError(f"{path}: '{name}' is missing or malformed")
     for name, keys in (("members", ("projection", "d", "seed")), ("baseline", ("seed",))):
         problem = _check_records(doc.get(name), (*keys, "status", metric))
         if problem:
             raise ResultsError(f"{path}: {name} {problem}")
     return SweepResult(
-        config=doc["config"],
+        config=config,
         members=doc["members"],
         baseline=doc["baseline"],
         baseline_metric=doc.get("baseline_metric"),
         threshold=doc.get("threshold"),
         d_int=doc.get("d_int") or {},
         complete=doc.get("complete") is True,
+        D=sizes["D"],
+        steps=sizes["steps"],
+        schema_version=version,
     )
 
 
@@ -179,7 +227,8 @@ def read_timings(folder: Path) -> tuple[dict, str | None]:
 
 
 def write_results(folder: Path, result: SweepResult, timings: dict, environment: dict) -> None:
-    """Writes ``results.json`` and ``timings.json`` (and ``results.csv`` once complete)."""
+    """Writes ``results.json`` and ``timings.json`` (and ``results.csv`` once complete);
+    ``environment`` (backend, devices, the run's settings) goes into ``timings.json``."""
     _write_json(folder / RESULTS, result.to_json())
     _write_json(folder / TIMINGS, {**environment, "members": timings})
     if result.complete:

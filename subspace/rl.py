@@ -1,5 +1,6 @@
-"""Reinforcement-learning tasks for evolution strategies: an :class:`~subspace.es.ESTask`
-whose fitness is an episode's return in a JAX environment.
+"""Reinforcement-learning tasks: a :class:`subspace.Task` whose loss is minus a policy's
+episode return in a JAX environment, trained by evolution strategies
+(``estimator=subspace.estimators.es(...)``).
 
 * :func:`gymnax_task` — a gymnax environment (``pip install "subspace-intrinsic[rl]"``),
   by name (``"CartPole-v1"``, ``"Pendulum-v1"``, ``"Breakout-MinAtar"``, ...) or as an
@@ -17,10 +18,16 @@ of at most ``max_steps`` steps that sums the rewards up to and including the fir
 ``done``; vmapped over a population it runs until the last episode is done, the finished
 ones masked. Episodes are pure functions of their keys: the same key gives the same return.
 
+The task has no data and no model state: ``loss_fn(params, (), None, key)`` is minus the
+mean return of ``episodes`` episodes drawn from ``key``, and ``eval_fn(params, (), None,
+key)`` gives ``{"fitness": ...}``, the mean return of ``eval_episodes`` episodes from the
+member's evaluation key (the same before and after training), which a measurement reports
+as ``initial_fitness`` and ``final_fitness``.
+
 Example:
   >>> task = gymnax_task("CartPole-v1", MLPPolicy(hidden=(20, 20), outputs=2))
-  >>> sweep = subspace.make_es_sweep(task, optax.adam(0.1), projection="fastfood",
-  ...                                width=8, population=64, sigma=0.5)
+  >>> sweep = subspace.make_sweep(task, optax.adam(0.1), projection="fastfood", width=8,
+  ...                             estimator=subspace.estimators.es(64, 0.5))
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import jax
 import jax.numpy as jnp
 
 from subspace._checks import check_int
-from subspace.es import ESTask
+from subspace.task import Task
 
 __all__ = ["brax_task", "episode_return", "gymnax_task"]
 
@@ -80,11 +87,13 @@ def episode_return(
     return jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), obs, state, zero, one))[3]
 
 
-def _policy_task(policy: Any, obs_shape: tuple, to_action, reset, step, max_steps, episodes):
-    """The ESTask of ``policy`` on an environment given as pure reset/step functions."""
+def _policy_task(
+    policy: Any, obs_shape: tuple, to_action, reset, step, max_steps, episodes, eval_episodes
+) -> Task:
+    """The task of ``policy`` on an environment given as pure reset/step functions."""
 
     def init(key):
-        return policy.init(key, jnp.zeros((1, *obs_shape), jnp.float32))["params"]
+        return policy.init(key, jnp.zeros((1, *obs_shape), jnp.float32))["params"], ()
 
     def fitness(params, key):
         def act(obs):
@@ -95,7 +104,17 @@ def _policy_task(policy: Any, obs_shape: tuple, to_action, reset, step, max_step
         returns = jax.vmap(lambda k: episode_return(reset, step, act, k, max_steps))(keys)
         return returns.mean()
 
-    return ESTask(init=init, fitness=fitness)
+    def loss_fn(params, model_state, batch, key):
+        del batch  # the episodes are the data
+        return -fitness(params, key), (model_state, {})
+
+    def eval_fn(params, model_state, batch, key):
+        del model_state, batch
+        keys = jax.random.split(key, eval_episodes)
+        returns = jax.vmap(lambda k: jnp.asarray(fitness(params, k), jnp.float32))(keys)
+        return {"fitness": jnp.mean(returns)}
+
+    return Task(init=init, loss_fn=loss_fn, eval_fn=eval_fn)
 
 
 def _box_action(low, high, shape):
@@ -115,9 +134,10 @@ def gymnax_task(
     *,
     max_steps: int | None = None,
     episodes: int = 1,
+    eval_episodes: int = 8,
     **env_kwargs: Any,
-) -> ESTask:
-    """An :class:`~subspace.es.ESTask` whose fitness is ``policy``'s mean return in a gymnax
+) -> Task:
+    """A :class:`subspace.Task` whose loss is minus ``policy``'s mean return in a gymnax
     environment over ``episodes`` episodes.
 
     Args:
@@ -127,7 +147,8 @@ def gymnax_task(
         outputs, k >= the number of discrete actions or the size of the box action.
       max_steps: episode length cap; default (and at most) the environment's
         ``max_steps_in_episode``.
-      episodes: episodes per fitness evaluation (each from its own key).
+      episodes: episodes per loss evaluation (each from its own key).
+      eval_episodes: episodes whose mean return ``eval_fn`` reports as ``fitness``.
       **env_kwargs: passed to ``gymnax.make`` with a name.
 
     Raises:
@@ -137,6 +158,7 @@ def gymnax_task(
     """
     where = "gymnax_task"
     episodes = check_int(episodes, "episodes", 1, where=where)
+    eval_episodes = check_int(eval_episodes, "eval_episodes", 1, where=where)
     gymnax = _import("gymnax", "rl")
     if isinstance(env, str):
         if env not in gymnax.registered_envs:
@@ -180,7 +202,9 @@ def gymnax_task(
         obs, state, reward, done, _ = env.step_env(key, state, action, env_params)
         return obs, state, reward, done
 
-    return _policy_task(policy, obs_shape, to_action, reset, step, max_steps, episodes)
+    return _policy_task(
+        policy, obs_shape, to_action, reset, step, max_steps, episodes, eval_episodes
+    )
 
 
 def brax_task(
@@ -189,17 +213,19 @@ def brax_task(
     *,
     max_steps: int = 1000,
     episodes: int = 1,
+    eval_episodes: int = 8,
     backend: str | None = None,
-) -> ESTask:
-    """An :class:`~subspace.es.ESTask` on a brax environment (``brax.envs``), actions
-    squashed by tanh into [-1, 1] (brax's action range).
+) -> Task:
+    """A :class:`subspace.Task` on a brax environment (``brax.envs``), as
+    :func:`gymnax_task`, actions squashed by tanh into [-1, 1] (brax's action range).
 
     Args:
       env: a name of ``brax.envs`` (``"humanoid"``, ``"inverted_pendulum"``, ...) or a
         brax ``Env``.
       policy: a flax linen module with at least ``env.action_size`` outputs.
       max_steps: episode length cap (brax's default episode length is 1000).
-      episodes: episodes per fitness evaluation.
+      episodes: episodes per loss evaluation.
+      eval_episodes: episodes whose mean return ``eval_fn`` reports as ``fitness``.
       backend: brax physics backend for a name (``"mjx"``, ``"generalized"``, ...).
 
     Raises:
@@ -209,6 +235,7 @@ def brax_task(
     where = "brax_task"
     max_steps = check_int(max_steps, "max_steps", 1, where=where)
     episodes = check_int(episodes, "episodes", 1, where=where)
+    eval_episodes = check_int(eval_episodes, "eval_episodes", 1, where=where)
     envs = _import("brax.envs", "brax")
     if isinstance(env, str):
         known = sorted(envs._envs)  # brax's registry (envs.get_environment reads it)
@@ -228,7 +255,9 @@ def brax_task(
         state = env.step(state, action)
         return state.obs, state, state.reward, state.done
 
-    return _policy_task(policy, obs_shape, to_action, reset, step, max_steps, episodes)
+    return _policy_task(
+        policy, obs_shape, to_action, reset, step, max_steps, episodes, eval_episodes
+    )
 
 
 def _check_outputs(policy: Any, obs_shape: tuple, needed: int, where: str) -> None:

@@ -1,5 +1,9 @@
 """Many (d, seed) members trained at once: one compiled, vmapped step for all of them.
 
+One :func:`make_sweep` and one :func:`make_baseline` serve every way of training z: the
+gradient source is the ``estimator`` argument (:mod:`subspace.estimators`:
+backpropagation by default, or evolution strategies), the rest is the same program.
+
 Every member's z is padded to a common width W = max d with a per-member mask: the loss
 sees ``z * mask``, so masked coordinates get exactly zero gradient, and the update is
 masked too, so they stay exactly zero whatever the optimiser does (momentum, weight decay).
@@ -13,11 +17,13 @@ Member (d, seed) is defined alone, so it can be rebuilt outside a sweep:
   one from the key); fastfood's blocks have size L = 2^ceil(log2 W) in a sweep, so the
   same member alone is ``wrap(θ0, d, key=proj_key, block_size=L)``.
   :func:`member_subspace` builds exactly that.
+* step s draws its randomness from ``fold_in(train_key, s)``; the estimator's own state
+  starts from ``split(train_key)[0]``; the task is evaluated (before and after training,
+  and on every batch of a split) with ``split(train_key)[1]``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -27,14 +33,17 @@ import numpy as np
 import optax
 
 from subspace._checks import as_int
+from subspace.estimators import Backprop, check_estimator
 from subspace.projections.fastfood import block_size_for
-from subspace.train import LossFn, TrainState, make_trainer
+from subspace.task import LossFn, Task, check_task
+from subspace.train import TrainState, make_trainer
 from subspace.wrap import Subspace, check_options, wrap
 
 __all__ = [
     "Member",
+    "Sweep",
     "SweepState",
-    "Task",
+    "check_members",
     "make_baseline",
     "make_sweep",
     "member_keys",
@@ -48,23 +57,6 @@ class Member(NamedTuple):
 
     d: int
     seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Task:
-    """What a sweep trains: a model's initialiser and its loss, on full parameters.
-
-    Attributes:
-      init: ``init(key) -> (params, model_state)``; ``params`` is θ0 (a pytree of floats),
-        ``model_state`` the collections the model updates itself (``()`` if none).
-      loss_fn: ``loss_fn(params, model_state, batch, key) -> (loss, (model_state,
-        metrics))``, the same function the full-parameter baseline trains.
-      eval_fn: optional ``eval_fn(params, model_state, batch) -> metrics``.
-    """
-
-    init: Callable[[jax.Array], tuple[Any, Any]]
-    loss_fn: LossFn
-    eval_fn: Callable[[Any, Any, Any], dict] | None = None
 
 
 class SweepState(NamedTuple):
@@ -111,10 +103,16 @@ def member_keys(seed: int | jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]
 def padded_options(projection: str, width: int) -> dict[str, int]:
     """Projection options that make a width-``width`` sweep's members reproducible alone."""
     check_options(projection, {}, "padded_options")
-    _check_width(width, "padded_options")
-    if projection == "fastfood":
-        return {"block_size": block_size_for(width)}
-    return {}
+    return _padded_options(projection, _check_width(width, "padded_options"))
+
+
+def _padded_options(projection: str, width: int) -> dict[str, int]:
+    return {"block_size": block_size_for(width)} if projection == "fastfood" else {}
+
+
+def eval_key(train_key: jax.Array) -> jax.Array:
+    """The key a member's task is evaluated with: ``split(train_key)[1]``."""
+    return jax.random.split(train_key)[1]
 
 
 def member_subspace(
@@ -134,7 +132,7 @@ def member_subspace(
       reproduce the member.
     """
     where = "member_subspace"
-    _check_task(task, where)
+    check_task(task, where)
     check_options(projection, options, where)
     width = _check_width(width, where)
     if not isinstance(member, Member):
@@ -146,7 +144,7 @@ def member_subspace(
     if theta0_seed is not None:
         init_key = member_keys(theta0_seed)[0]
     params, model_state = task.init(init_key)
-    opts = {**padded_options(projection, width), **options}
+    opts = {**_padded_options(projection, width), **options}
     return (
         wrap(params, member.d, projection=projection, key=proj_key, **opts),
         model_state,
@@ -160,16 +158,19 @@ def make_sweep(
     *,
     projection: str,
     width: int,
+    estimator: Any = None,
     theta0_seed: int | None = None,
     **options: Any,
 ) -> Sweep:
     """Builds the vmapped init/update of a sweep whose members have d <= ``width``.
 
     Args:
-      task: the model and loss (:class:`Task`).
+      task: the model and its objective (:class:`subspace.Task`).
       optimizer: any optax ``GradientTransformation``, applied to each member's z.
       projection: "dense", "sparse" or "fastfood".
       width: W, the padded width of z (the largest d of the sweep).
+      estimator: where z's gradient comes from (:mod:`subspace.estimators`): backprop
+        (default) or ES, whose perturbations are masked past each member's d.
       theta0_seed: if given, every member shares θ0 drawn from this seed; by default each
         member draws its own θ0 from its seed, as in the paper.
       **options: projection options (``density``, ``max_bytes``).
@@ -179,21 +180,34 @@ def make_sweep(
       ``update(state, batch) -> (state, metrics)``, every member on the same batch, metrics
       with a leading member axis; ``update_each(state, batches)``, each member its own
       batch (leading member axis); ``evaluate(state, batch) -> metrics`` (needs
-      ``task.eval_fn``). None is jitted: compose with ``jax.jit``/``jax.lax.scan``.
+      ``task.eval_fn``). None is jitted: compose with ``jax.jit``/``jax.lax.scan``, or run
+      it with :func:`subspace.train_group`.
+
+    Example:
+      >>> sweep = make_sweep(task, optax.adam(0.1), projection="dense", width=8,
+      ...                    estimator=subspace.estimators.es(32, 0.1))
+      >>> out = subspace.train_group(sweep, (np.array([3, 8]), np.array([0, 0])), steps=50)
     """
-    _check_task(task, "make_sweep")
-    _check_optimizer(optimizer, "make_sweep")
-    check_options(projection, options, "make_sweep")
-    width = _check_width(width, "make_sweep")
+    where = "make_sweep"
+    check_task(task, where)
+    _check_optimizer(optimizer, where)
+    estimator = _estimator(estimator, where)
+    check_options(projection, options, where)
+    width = _check_width(width, where)
     if theta0_seed is not None:
         as_int(theta0_seed, "theta0_seed")
-    opts = {**padded_options(projection, width), **options}
+    opts = {**_padded_options(projection, width), **options}
 
     def masked_loss(sub: Subspace, mask: jax.Array) -> LossFn:
         def loss_fn(z, model_state, batch, key):
             return task.loss_fn(sub.params(z * mask), model_state, batch, key)
 
         return loss_fn
+
+    def trainer(sub: Subspace, mask: jax.Array):
+        return make_trainer(
+            masked_loss(sub, mask), optimizer, estimator=estimator, mask=mask, D=sub.D
+        )
 
     def init_one(d: jax.Array, seed: jax.Array) -> SweepState:
         init_key, proj_key, train_key = member_keys(seed)
@@ -202,56 +216,60 @@ def make_sweep(
         params, model_state = task.init(init_key)
         sub = wrap(params, width, projection=projection, key=proj_key, **opts)
         mask = (jnp.arange(width) < d).astype(sub.dtype)
-        trainer = make_trainer(masked_loss(sub, mask), optimizer)
-        return SweepState(
-            sub, mask, trainer.init(sub.zeros(), key=train_key, model_state=model_state)
-        )
+        train = trainer(sub, mask).init(sub.zeros(), key=train_key, model_state=model_state)
+        return SweepState(sub, mask, train)
 
     def update_one(state: SweepState, batch: Any) -> tuple[SweepState, dict]:
-        trainer = make_trainer(masked_loss(state.subspace, state.mask), optimizer)
-        train, metrics = trainer.update(state.train, batch)
+        train, metrics = trainer(state.subspace, state.mask).update(state.train, batch)
         train = train._replace(z=train.z * state.mask)
         return state._replace(train=train), metrics
 
     def evaluate_one(state: SweepState, batch: Any) -> dict:
-        if task.eval_fn is None:
-            raise ValueError("Sweep.evaluate: the task has no eval_fn")
         params = state.subspace.params(state.train.z * state.mask)
-        return task.eval_fn(params, state.train.model_state, batch)
+        return _evaluate(task, params, state.train, batch)
 
     return vmapped_sweep(init_one, update_one, evaluate_one, width=width, trained=masked_z)
 
 
-def make_baseline(task: Task, optimizer: optax.GradientTransformation) -> Sweep:
+def make_baseline(
+    task: Task, optimizer: optax.GradientTransformation, *, estimator: Any = None
+) -> Sweep:
     """The full-parameter baseline of ``task``, one member per seed, as a :class:`Sweep`.
 
-    Trains all D parameters with the same trainer, optimiser and loss as the subspace
-    members (θ0 from the seed's ``init_key``), so baseline and subspace are comparable.
-    Same contract as :func:`make_sweep`: ``init(ds, seeds)``, where every member's d is
-    ``width`` = D (all parameters are trained).
+    Trains all D parameters with the same trainer, optimiser, estimator and loss as the
+    subspace members (θ0 from the seed's ``init_key``), so baseline and subspace are
+    comparable. Same contract as :func:`make_sweep`: ``init(ds, seeds)``, where every
+    member's d is ``width`` = D (all parameters are trained); ``state.train.z`` is the
+    parameter pytree and ``trained(state)`` is None.
     """
-    _check_task(task, "make_baseline")
-    _check_optimizer(optimizer, "make_baseline")
+    where = "make_baseline"
+    check_task(task, where)
+    _check_optimizer(optimizer, where)
+    estimator = _estimator(estimator, where)
     params, _ = jax.eval_shape(task.init, jax.random.key(0))
     D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))  # noqa: N806
+    trainer = make_trainer(task.loss_fn, optimizer, estimator=estimator, D=D)
 
     def init_one(d: jax.Array, seed: jax.Array) -> SweepState:
         del d  # every member trains all D parameters
         init_key, _, train_key = member_keys(seed)
         params, model_state = task.init(init_key)
-        trainer = make_trainer(task.loss_fn, optimizer)
         return SweepState(None, None, trainer.init(params, key=train_key, model_state=model_state))
 
     def update_one(state: SweepState, batch: Any) -> tuple[SweepState, dict]:
-        train, metrics = make_trainer(task.loss_fn, optimizer).update(state.train, batch)
+        train, metrics = trainer.update(state.train, batch)
         return state._replace(train=train), metrics
 
     def evaluate_one(state: SweepState, batch: Any) -> dict:
-        if task.eval_fn is None:
-            raise ValueError("Sweep.evaluate: the task has no eval_fn")
-        return task.eval_fn(state.train.z, state.train.model_state, batch)
+        return _evaluate(task, state.train.z, state.train, batch)
 
     return vmapped_sweep(init_one, update_one, evaluate_one, width=D, trained=no_z)
+
+
+def _evaluate(task: Task, params: Any, train: TrainState, batch: Any) -> dict:
+    if task.eval_fn is None:
+        raise ValueError("Sweep.evaluate: the task has no eval_fn")
+    return task.eval_fn(params, train.model_state, batch, eval_key(train.key))
 
 
 def masked_z(state: SweepState) -> jax.Array:
@@ -277,7 +295,8 @@ def vmapped_sweep(
     (a shared batch, or one batch per member for ``update_each``)."""
 
     def init(ds: Sequence[int] | jax.Array, seeds: Sequence[int] | jax.Array) -> SweepState:
-        _check_members(ds, seeds, width)
+        if not any(_traced(a) for a in (ds, seeds)):  # traced ones: checked by the caller
+            check_members(ds, seeds, width, "Sweep.init")
         return jax.vmap(init_one)(jnp.asarray(ds), jnp.asarray(seeds))
 
     return Sweep(
@@ -300,19 +319,6 @@ def _check_width(width: Any, where: str) -> int:
     return width
 
 
-def _check_task(task: Any, where: str) -> None:
-    if not isinstance(task, Task):
-        raise TypeError(
-            f"{where}: task must be a subspace.sweep.Task(init, loss_fn, eval_fn); "
-            f"got {type(task).__name__}"
-        )
-    for name in ("init", "loss_fn"):
-        if not callable(getattr(task, name)):
-            raise TypeError(f"{where}: task.{name} must be callable; got {getattr(task, name)!r}")
-    if task.eval_fn is not None and not callable(task.eval_fn):
-        raise TypeError(f"{where}: task.eval_fn must be callable or None; got {task.eval_fn!r}")
-
-
 def _check_optimizer(optimizer: Any, where: str) -> None:
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
@@ -321,24 +327,30 @@ def _check_optimizer(optimizer: Any, where: str) -> None:
         )
 
 
-def _check_members(ds: Any, seeds: Any, width: int) -> None:
-    """Host-side check of concrete ``ds``/``seeds``; traced ones (inside ``jax.jit``) are
-    checked by the caller on its host values (see ``train_group``)."""
-    if any(
-        isinstance(a, jax.core.Tracer) or (isinstance(a, jax.Array) and not a.is_fully_addressable)
-        for a in (ds, seeds)
-    ):
-        return
+def _estimator(estimator: Any, where: str) -> Any:
+    return Backprop() if estimator is None else check_estimator(estimator, where)
+
+
+def _traced(a: Any) -> bool:
+    return isinstance(a, jax.core.Tracer) or (
+        isinstance(a, jax.Array) and not a.is_fully_addressable
+    )
+
+
+def check_members(ds: Any, seeds: Any, width: int, where: str) -> int:
+    """The one check of a group's members: ``ds`` and ``seeds`` 1-D integer arrays of the
+    same non-zero length, every d in [1, width]. Returns the member count."""
     ds, seeds = np.asarray(ds), np.asarray(seeds)
     if ds.ndim != 1 or ds.shape != seeds.shape or ds.size == 0:
         raise ValueError(
-            f"Sweep.init: ds and seeds must be 1-D of the same non-zero length; got shapes "
-            f"{ds.shape} and {seeds.shape}"
+            f"{where}: ds and seeds must be 1-D of the same non-zero length (one entry per "
+            f"member); got shapes {ds.shape} and {seeds.shape}"
         )
     for name, a in (("ds", ds), ("seeds", seeds)):
         if not np.issubdtype(a.dtype, np.integer):
-            raise TypeError(f"Sweep.init: {name} must be integers; got dtype {a.dtype}")
+            raise TypeError(f"{where}: {name} must be integers; got dtype {a.dtype}")
     if ds.min() < 1 or ds.max() > width:
         raise ValueError(
-            f"Sweep.init: every d must be an integer in [1, width={width}]; got {ds.tolist()}"
+            f"{where}: every d must be an integer in [1, width={width}]; got {ds.tolist()}"
         )
+    return int(ds.size)

@@ -1,8 +1,10 @@
-"""A small functional trainer around any optax ``GradientTransformation``.
+"""A small functional trainer around any optax ``GradientTransformation`` and any
+gradient estimator (:mod:`subspace.estimators`).
 
-The same code trains z in a subspace and the full parameters of the baseline: the
-trainable pytree is whatever the loss function takes first (z of shape (d,), or the
-model's whole ``params``), so both runs share one code path and are comparable.
+The same code trains z in a subspace and the full parameters of the baseline, by
+backpropagation or by evolution strategies: the trainable pytree is whatever the loss
+function takes first (z of shape (d,), or the model's whole ``params``), and the estimator
+is a value, so every run shares one code path and they are comparable.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import jax.numpy as jnp
 import optax
 
 from subspace._checks import check_int, is_typed_key
+from subspace.estimators import Backprop, check_estimator
 from subspace.projections.base import check_key
+from subspace.task import LossFn
 
-__all__ = ["LossFn", "TrainState", "Trainer", "make_trainer"]
+__all__ = ["TrainState", "Trainer", "make_trainer"]
 
 Metrics = dict[str, jax.Array]
-# loss_fn(trainable, model_state, batch, key) -> (loss, (new_model_state, metrics))
-LossFn = Callable[[Any, Any, Any, jax.Array], tuple[jax.Array, tuple[Any, Metrics]]]
 # eval_fn(trainable, model_state, batch) -> metrics
 EvalFn = Callable[[Any, Any, Any], Metrics]
 
@@ -34,6 +36,7 @@ class TrainState(NamedTuple):
     model_state: Any  # collections the model updates itself (batch_stats); () if none
     step: jax.Array  # int32 scalar, number of steps taken
     key: jax.Array  # step s draws its randomness (dropout) from fold_in(key, s)
+    estimator_state: Any = ()  # the estimator's own state (() for backprop and ES)
 
 
 class Trainer(NamedTuple):
@@ -70,12 +73,16 @@ def make_trainer(
     loss_fn: LossFn,
     optimizer: optax.GradientTransformation,
     *,
+    estimator: Any = None,
     eval_fn: EvalFn | None = None,
+    mask: jax.Array | None = None,
+    D: int | None = None,  # noqa: N803 -- the paper's symbol
 ) -> Trainer:
-    """Builds a :class:`Trainer` for ``loss_fn`` and ``optimizer``.
+    """Builds a :class:`Trainer` for ``loss_fn``, ``optimizer`` and ``estimator``.
 
-    One step computes ``(loss, (model_state, metrics)), g = value_and_grad(loss_fn)(z, ...)``,
-    then ``optimizer.update(g, opt_state, z, value=loss, grad=g, value_fn=...)`` and
+    Step s draws its key ``fold_in(key, s)``, asks the estimator for the loss and the
+    gradient at z (:func:`subspace.estimators.backprop`: ``value_and_grad(loss_fn)``), then
+    ``optimizer.update(g, opt_state, z, value=loss, grad=g, value_fn=...)`` and
     ``optax.apply_updates``. The extra arguments let line-search optimisers such as
     ``optax.lbfgs`` work; every other optimiser ignores them.
 
@@ -84,10 +91,19 @@ def make_trainer(
         with a scalar loss; for subspace training it calls the model on
         ``subspace.params(z)``.
       optimizer: any optax ``GradientTransformation``.
+      estimator: where the gradient comes from (:mod:`subspace.estimators`); default
+        backpropagation.
       eval_fn: optional ``eval_fn(z, model_state, batch) -> metrics``.
+      mask: for estimators that perturb z (ES): the coordinates of z in use (1.0) and
+        padding (0.0), shape of z; None: all are in use.
+      D: for ES with ``sigma_in_theta``: the number of parameters z moves; None: z's size.
 
     Returns:
       A :class:`Trainer`. Metrics of a step are ``{"loss": ..., **metrics}``.
+
+    Example:
+      >>> trainer = subspace.make_trainer(loss_fn, optax.adam(0.1),
+      ...                                 estimator=subspace.estimators.es(32, 0.1))
     """
     if not callable(loss_fn):
         raise TypeError(f"make_trainer: loss_fn must be callable; got {type(loss_fn).__name__}")
@@ -98,6 +114,7 @@ def make_trainer(
         )
     if eval_fn is not None and not callable(eval_fn):
         raise TypeError(f"make_trainer: eval_fn must be callable; got {type(eval_fn).__name__}")
+    estimator = Backprop() if estimator is None else check_estimator(estimator, "make_trainer")
     opt = optax.with_extra_args_support(optimizer)
 
     def init(z: Any, *, key: jax.Array | None = None, model_state: Any = ()) -> TrainState:
@@ -106,22 +123,40 @@ def make_trainer(
         # Copies, so that donating the state to ``step`` never deletes the caller's arrays.
         z, model_state = jax.tree_util.tree_map(jnp.array, (z, model_state))
         key = jax.random.clone(key) if is_typed_key(key) else jnp.array(key)
-        return TrainState(z, opt.init(z), model_state, jnp.zeros((), jnp.int32), key)
+        # The estimator's keys: split(key)[0] (a sweep evaluates with split(key)[1]).
+        estimator_state = estimator.init(z, jax.random.split(key)[0])
+        step = jnp.zeros((), jnp.int32)
+        return TrainState(z, opt.init(z), model_state, step, key, estimator_state)
 
     def update(state: TrainState, batch: Any) -> tuple[TrainState, Metrics]:
         step_key = jax.random.fold_in(state.key, state.step)
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, (model_state, metrics)), grads = grad_fn(state.z, state.model_state, batch, step_key)
+        found = estimator.estimate(
+            loss_fn,
+            state.z,
+            state.model_state,
+            batch,
+            step_key,
+            state.estimator_state,
+            mask=mask,
+            D=D,
+        )
 
         def value_fn(z):
             return loss_fn(z, state.model_state, batch, step_key)[0]
 
         updates, opt_state = opt.update(
-            grads, state.opt_state, state.z, value=loss, grad=grads, value_fn=value_fn
+            found.grad,
+            state.opt_state,
+            state.z,
+            value=found.loss,
+            grad=found.grad,
+            value_fn=value_fn,
         )
         z = optax.apply_updates(state.z, updates)
-        new_state = TrainState(z, opt_state, model_state, state.step + 1, state.key)
-        return new_state, {"loss": loss, **metrics}
+        new_state = TrainState(
+            z, opt_state, found.model_state, state.step + 1, state.key, found.state
+        )
+        return new_state, {"loss": found.loss, **found.metrics}
 
     def evaluate(state: TrainState, batch: Any) -> Metrics:
         if eval_fn is None:

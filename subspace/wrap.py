@@ -37,7 +37,7 @@ class Subspace:
     Attributes:
       theta0: flat θ0, shape (D,), in the promoted dtype of the parameters.
       state: the projection's state (e.g. ``FastfoodState``).
-      unravel: maps a flat θ back to the parameter pytree (see :func:`subspace.ravel`).
+      unravel: maps a flat θ back to the parameter pytree (see :func:`subspace.flatten.ravel`).
       kind: "dense", "sparse" or "fastfood".
       d: subspace dimension.
       options: the projection's keyword options, as sorted (name, value) pairs.

@@ -19,9 +19,24 @@ import optax
 import pytest
 
 import subspace
-from subspace import checkpoint, es, intrinsic, memory, rl, sharding, sweep
-from subspace.loop import Data
-from subspace.sweep import Member, Task
+from subspace import (
+    Data,
+    Task,
+    checkpoint,
+    config,
+    data,
+    estimators,
+    intrinsic,
+    measurement,
+    memory,
+    rl,
+    search,
+    sharding,
+    sweep,
+    task,
+)
+from subspace.config import from_json
+from subspace.sweep import Member
 
 MODULES = [
     "subspace",
@@ -35,13 +50,19 @@ MODULES = [
     "subspace.memory",
     "subspace.sharding",
     "subspace.intrinsic",
+    "subspace.search",
     "subspace.compress",
     "subspace.checkpoint",
+    "subspace.task",
+    "subspace.data",
+    "subspace.estimators",
+    "subspace.optimizers",
+    "subspace.config",
     "subspace.measurement",
+    "subspace.runner",
     "subspace.progress",
     "subspace.results",
     "subspace.flax_tasks",
-    "subspace.es",
     "subspace.rl",
 ]
 
@@ -50,10 +71,20 @@ NO_ARGUMENTS = {
     "PROJECTIONS": "a dict of the three factories, each covered",
     "CompressedModel": "a result of load_compressed",
     "SizeReport": "a result of size_report",
-    "Data": "a NamedTuple of arrays, validated by train_group",
+    "Data": "a NamedTuple of arrays, validated by check_data (train_group, measure)",
     "Leaf": "a row of Unravel's table, built by ravel",
     "Member": "a NamedTuple (d, seed), validated by member_subspace",
-    "Task": "a dataclass of callables, validated by make_sweep/make_baseline/member_subspace",
+    "EvalFn": "a type alias",
+    "Estimate": "a NamedTuple an estimator returns",
+    "Estimator": "a Protocol: the two functions of every estimator",
+    "ESTIMATORS": "a dict of the estimator classes by name (covered through from_json)",
+    "Backprop": "a dataclass without fields",
+    "Sweep": "a NamedTuple of a sweep's functions, built by make_sweep/make_baseline",
+    "estimators": "a namespace: subspace.estimators, covered name by name",
+    "projections": "a namespace: subspace.projections, covered name by name",
+    "rl": "a namespace: subspace.rl, covered name by name",
+    "MAX_DIMS": "a constant, the most values of d in a measurement",
+    "ResultsError": "an exception type raised by load_results",
     "TrainState": "a NamedTuple built by Trainer.init",
     "SweepState": "a NamedTuple built by Sweep.init",
     "LossFn": "a type alias",
@@ -70,7 +101,6 @@ NO_ARGUMENTS = {
     "REFINE_K": "a constant, the values of d per refinement pass",
     "SCHEMA_VERSION": "a constant, the results.json schema version",
     "LOSSES": "a constant, the named losses linen_task/nnx_task accept (covered there)",
-    "ESTask": "a dataclass of callables, validated by make_es_sweep/make_es_baseline",
 }
 
 
@@ -81,7 +111,7 @@ class Context:
         self.calls = []
         self.key = jax.random.key(0)
         self.params = {"b": jnp.zeros(4), "w": jnp.ones((2, 3))}  # D = 10
-        self.flat, self.unravel = subspace.ravel(self.params)
+        self.flat, self.unravel = subspace.flatten.ravel(self.params)
         self.sub = subspace.wrap(self.params, 4, projection="dense", key=self.key)
         self.task = Task(init=self.spy("task.init"), loss_fn=self.spy("task.loss_fn"))
         self.trainer = subspace.make_trainer(
@@ -132,7 +162,7 @@ NOT_AN_OPTION = (
 def _projection_cases():
     cases = []
     for name in ["dense", "sparse", "fastfood"]:
-        f = getattr(subspace, name)
+        f = getattr(subspace.projections, name)
         cases += [
             case(
                 f,
@@ -179,49 +209,49 @@ def _projection_cases():
             ),
             # apply checks z before it touches the state, so no state (no compile) needed.
             case(
-                subspace.Projection,
+                subspace.projections.Projection,
                 lambda c, f=f: f(10, 4).apply(None, jnp.ones(5)),
                 ValueError,
                 Z4,
                 f"{name}-apply-z-shape",
             ),
             case(
-                subspace.Projection,
+                subspace.projections.Projection,
                 lambda c, f=f: f(10, 4).apply(None, jnp.ones((1, 4))),
                 ValueError,
                 Z4,
                 f"{name}-apply-z-batched",
             ),
             case(
-                subspace.Projection,
+                subspace.projections.Projection,
                 lambda c, f=f: f(10, 4).apply(None, jnp.ones(4, jnp.int32)),
                 TypeError,
                 "z must have dtype float32",
                 f"{name}-apply-z-dtype",
             ),
             case(
-                subspace.Projection,
+                subspace.projections.Projection,
                 lambda c, f=f: f(10, 4).apply(None, [0.0] * 4),
                 TypeError,
                 r"z must be an array of shape \(4,\)",
                 f"{name}-apply-z-list",
             ),
             case(
-                subspace.Projection,
+                subspace.projections.Projection,
                 lambda c, f=f: f(10, 4).init(None),
                 TypeError,
                 "key is required",
                 f"{name}-init-no-key",
             ),
             case(
-                subspace.Projection,
+                subspace.projections.Projection,
                 lambda c, f=f: f(10, 4).init(jax.random.split(c.key, 2)),
                 TypeError,
                 "key must be a single PRNG key",
                 f"{name}-init-keys",
             ),
             case(
-                subspace.Projection,
+                subspace.projections.Projection,
                 lambda c, f=f: f(10, 4).init(jnp.ones(2)),
                 TypeError,
                 "key must be a single PRNG key",
@@ -233,65 +263,71 @@ def _projection_cases():
 
 CASES = [
     # --- flatten ---
-    case(subspace.ravel, lambda c: subspace.ravel({}), ValueError, "no leaves", "ravel-empty"),
     case(
-        subspace.ravel,
-        lambda c: subspace.ravel({"a": None, "b": []}),
+        subspace.flatten.ravel,
+        lambda c: subspace.flatten.ravel({}),
+        ValueError,
+        "no leaves",
+        "ravel-empty",
+    ),
+    case(
+        subspace.flatten.ravel,
+        lambda c: subspace.flatten.ravel({"a": None, "b": []}),
         ValueError,
         "no leaves",
         "ravel-only-empty-nodes",
     ),
     case(
-        subspace.ravel,
-        lambda c: subspace.ravel({"w": jnp.arange(3)}),
+        subspace.flatten.ravel,
+        lambda c: subspace.flatten.ravel({"w": jnp.arange(3)}),
         TypeError,
         r"leaf \['w'\] has dtype int32; only floating-point leaves",
         "ravel-int",
     ),
     case(
-        subspace.ravel,
-        lambda c: subspace.ravel({"w": jnp.ones(2, bool)}),
+        subspace.flatten.ravel,
+        lambda c: subspace.flatten.ravel({"w": jnp.ones(2, bool)}),
         TypeError,
         r"leaf \['w'\] has dtype bool",
         "ravel-bool",
     ),
     case(
-        subspace.ravel,
-        lambda c: subspace.ravel({"w": jnp.ones(2, jnp.complex64)}),
+        subspace.flatten.ravel,
+        lambda c: subspace.flatten.ravel({"w": jnp.ones(2, jnp.complex64)}),
         TypeError,
         "complex64; only floating-point",
         "ravel-complex",
     ),
     case(
-        subspace.ravel,
-        lambda c: subspace.ravel({"w": "float32"}),
+        subspace.flatten.ravel,
+        lambda c: subspace.flatten.ravel({"w": "float32"}),
         TypeError,
         r"leaf \['w'\] is a str; leaves must be floating-point arrays",
         "ravel-str",
     ),
     case(
-        subspace.ravel,
-        lambda c: subspace.ravel([np.float32]),
+        subspace.flatten.ravel,
+        lambda c: subspace.flatten.ravel([np.float32]),
         TypeError,
         r"leaf \[0\] is a type; leaves must be floating-point arrays",
         "ravel-type",
     ),
     case(
-        subspace.Unravel,
+        subspace.flatten.Unravel,
         lambda c: c.unravel(c.flat[:-1]),
         ValueError,
         r"flat must have shape \(10,\)",
         "unravel-shape",
     ),
     case(
-        subspace.Unravel,
+        subspace.flatten.Unravel,
         lambda c: c.unravel(c.flat[None]),
         ValueError,
         r"flat must have shape \(10,\)",
         "unravel-batched",
     ),
     case(
-        subspace.Unravel,
+        subspace.flatten.Unravel,
         lambda c: c.unravel(c.flat.astype(jnp.bfloat16)),
         TypeError,
         "flat must have dtype float32",
@@ -299,50 +335,50 @@ CASES = [
     ),
     # --- hadamard ---
     case(
-        subspace.fwht,
-        lambda c: subspace.fwht(jnp.float32(1)),
+        subspace.hadamard.fwht,
+        lambda c: subspace.hadamard.fwht(jnp.float32(1)),
         ValueError,
         "at least one axis",
         "fwht-scalar",
     ),
     case(
-        subspace.fwht,
-        lambda c: subspace.fwht(jnp.ones(3)),
+        subspace.hadamard.fwht,
+        lambda c: subspace.hadamard.fwht(jnp.ones(3)),
         ValueError,
         r"power of two \(1, 2, 4, ...\); got 3",
         "fwht-3",
     ),
     case(
-        subspace.fwht,
-        lambda c: subspace.fwht(jnp.ones((2, 0))),
+        subspace.hadamard.fwht,
+        lambda c: subspace.hadamard.fwht(jnp.ones((2, 0))),
         ValueError,
         "power of two .*; got 0",
         "fwht-0",
     ),
     case(
-        subspace.fwht,
-        lambda c: subspace.fwht(jnp.ones(4, jnp.int32)),
+        subspace.hadamard.fwht,
+        lambda c: subspace.hadamard.fwht(jnp.ones(4, jnp.int32)),
         TypeError,
         r"floating point \(float16, bfloat16, float32, float64\); got int32",
         "fwht-int",
     ),
     case(
-        subspace.fwht,
-        lambda c: subspace.fwht(jnp.ones(4), method="fft"),
+        subspace.hadamard.fwht,
+        lambda c: subspace.hadamard.fwht(jnp.ones(4), method="fft"),
         ValueError,
         r"method must be one of \('kronecker', 'butterfly'\); got 'fft'",
         "fwht-method",
     ),
     case(
-        subspace.fastfood,
-        lambda c: subspace.fastfood(10, 2, fwht_method="fft"),
+        subspace.projections.fastfood,
+        lambda c: subspace.projections.fastfood(10, 2, fwht_method="fft"),
         ValueError,
         r"fastfood: fwht_method must be one of \('kronecker', 'butterfly'\); got 'fft'",
         "fastfood-fwht-method",
     ),
     case(
-        subspace.fastfood,
-        lambda c: subspace.fastfood(10, 2, shared_input=1),
+        subspace.projections.fastfood,
+        lambda c: subspace.projections.fastfood(10, 2, shared_input=1),
         TypeError,
         "fastfood: shared_input must be True or False; got 1",
         "fastfood-shared-input",
@@ -350,8 +386,8 @@ CASES = [
     # --- projection options ---
     *[
         case(
-            subspace.sparse,
-            lambda c, v=v: subspace.sparse(10, 2, density=v),
+            subspace.projections.sparse,
+            lambda c, v=v: subspace.projections.sparse(10, 2, density=v),
             exc,
             r"density must be (a float )?in \(0, 1\]",
             f"sparse-density-{v}",
@@ -367,8 +403,8 @@ CASES = [
     ],
     *[
         case(
-            subspace.fastfood,
-            lambda c, v=v: subspace.fastfood(10, 4, block_size=v),
+            subspace.projections.fastfood,
+            lambda c, v=v: subspace.projections.fastfood(10, 4, block_size=v),
             exc,
             match,
             f"fastfood-block_size-{v}",
@@ -382,22 +418,22 @@ CASES = [
         ]
     ],
     case(
-        subspace.dense,
-        lambda c: subspace.dense(100, 10, max_bytes=1000),
+        subspace.projections.dense,
+        lambda c: subspace.projections.dense(100, 10, max_bytes=1000),
         ValueError,
         "P would take .* > max_bytes = 1,000.*fastfood.*sparse",
         "dense-over-budget",
     ),
     case(
-        subspace.dense,
-        lambda c: subspace.dense(10, 2, max_bytes="1GB"),
+        subspace.projections.dense,
+        lambda c: subspace.projections.dense(10, 2, max_bytes="1GB"),
         TypeError,
         "max_bytes must be a number of bytes > 0",
         "dense-max_bytes-str",
     ),
     case(
-        subspace.dense,
-        lambda c: subspace.dense(10, 2, max_bytes=-1),
+        subspace.projections.dense,
+        lambda c: subspace.projections.dense(10, 2, max_bytes=-1),
         ValueError,
         "max_bytes must be a number of bytes > 0",
         "dense-max_bytes-negative",
@@ -560,28 +596,28 @@ CASES = [
         "trainer-eval_fn",
     ),
     case(
-        subspace.Trainer,
+        subspace.train.Trainer,
         lambda c: c.trainer.init(jnp.zeros(3)),
         TypeError,
         "Trainer.init: key is required",
         "trainer-init-no-key",
     ),
     case(
-        subspace.Trainer,
+        subspace.train.Trainer,
         lambda c: c.trainer.init(jnp.arange(3), key=c.key),
         TypeError,
         r"z must be a floating-point array .* dtype int32",
         "trainer-init-int-z",
     ),
     case(
-        subspace.Trainer,
+        subspace.train.Trainer,
         lambda c: c.trainer.init({"w": "zeros"}, key=c.key),
         TypeError,
         "z must be a floating-point array",
         "trainer-init-str-z",
     ),
     case(
-        subspace.Trainer,
+        subspace.train.Trainer,
         lambda c: c.trainer.init({}, key=c.key),
         ValueError,
         "z has no leaves",
@@ -589,7 +625,7 @@ CASES = [
     ),
     *[
         case(
-            subspace.Trainer,
+            subspace.train.Trainer,
             lambda c, v=v: c.trainer.scan(c.state, None, v),
             ValueError,
             "num_steps must be an integer >= 1",
@@ -598,7 +634,7 @@ CASES = [
         for v in [0, -3, 2.5, True]
     ],
     case(
-        subspace.Trainer,
+        subspace.train.Trainer,
         lambda c: c.trainer.evaluate(c.state, None),
         ValueError,
         "make_trainer was given no eval_fn",
@@ -633,17 +669,29 @@ CASES = [
         subspace.make_sweep,
         lambda c: subspace.make_sweep(c.spy("init"), optax.sgd(0.1), projection="dense", width=4),
         TypeError,
-        r"make_sweep: task must be a subspace.sweep.Task\(init, loss_fn, eval_fn\)",
+        r"make_sweep: task must be a subspace.Task\(init, loss_fn, eval_fn\)",
         "sweep-task",
     ),
     case(
-        subspace.make_sweep,
-        lambda c: subspace.make_sweep(
-            Task(init=3, loss_fn=c.spy("loss")), optax.sgd(0.1), projection="dense", width=4
-        ),
+        subspace.Task,
+        lambda c: Task(init=3, loss_fn=c.spy("loss")),
         TypeError,
-        "task.init must be callable",
-        "sweep-task-init",
+        "Task: init must be callable; got 3",
+        "task-init",
+    ),
+    case(
+        subspace.Task,
+        lambda c: Task(init=c.spy("init"), loss_fn=c.spy("loss"), eval_fn="accuracy"),
+        TypeError,
+        "Task: eval_fn must be callable or None",
+        "task-eval_fn",
+    ),
+    case(
+        task.check_task,
+        lambda c: task.check_task((c.spy("init"), c.spy("loss")), "here"),
+        TypeError,
+        r"here: task must be a subspace.Task\(init, loss_fn, eval_fn\)",
+        "check_task",
     ),
     case(
         subspace.make_sweep,
@@ -710,13 +758,13 @@ CASES = [
         subspace.make_baseline,
         lambda c: subspace.make_baseline((c.spy("init"), c.spy("loss")), optax.sgd(0.1)),
         TypeError,
-        "make_baseline: task must be a subspace.sweep.Task",
+        "make_baseline: task must be a subspace.Task",
         "baseline-task",
     ),
     *[
         case(
-            subspace.member_subspace,
-            lambda c, kw=kw: subspace.member_subspace(
+            subspace.sweep.member_subspace,
+            lambda c, kw=kw: subspace.sweep.member_subspace(
                 c.task,
                 kw.get("member", Member(2, 0)),
                 **{
@@ -748,12 +796,12 @@ CASES = [
         ]
     ],
     case(
-        subspace.member_subspace,
-        lambda c: subspace.member_subspace(
+        subspace.sweep.member_subspace,
+        lambda c: subspace.sweep.member_subspace(
             c.spy("init"), Member(2, 0), projection="dense", width=4
         ),
         TypeError,
-        "member_subspace: task must be a subspace.sweep.Task",
+        "member_subspace: task must be a subspace.Task",
         "member_subspace-task",
     ),
     *[
@@ -816,7 +864,7 @@ CASES = [
             (
                 {"data": (np.zeros((10, 2)), np.zeros(10))},
                 TypeError,
-                "data must be a subspace.loop.Data",
+                "data must be a subspace.Data",
                 "data-tuple",
             ),
             (
@@ -831,23 +879,23 @@ CASES = [
                 "data.test_x and data.test_y must both be given",
                 "data-test-y",
             ),
-            ({"init_args": ()}, ValueError, "init_args must be a non-empty tuple", "args-empty"),
+            ({"init_args": ()}, ValueError, r"init_args must be \(ds, seeds\)", "args-empty"),
             (
                 {"init_args": (np.array([2, 4]), np.array([0]))},
                 ValueError,
-                r"init_args must be \(ds, seeds\), 1-D arrays of the same non-zero length",
+                "train_group: ds and seeds must be 1-D of the same non-zero length",
                 "args-lengths",
             ),
             (
                 {"init_args": (np.array([], int), np.array([], int))},
                 ValueError,
-                r"init_args must be \(ds, seeds\), 1-D arrays of the same non-zero length",
+                "train_group: ds and seeds must be 1-D of the same non-zero length",
                 "args-none",
             ),
             (
                 {"init_args": (np.array([2, 9]), np.array([0, 1]))},
                 ValueError,
-                r"every d \(init_args\[0\]\) must be in \[1, width=8\]",
+                r"train_group: every d must be an integer in \[1, width=8\]",
                 "d>width",
             ),
         ]
@@ -974,8 +1022,8 @@ CASES = [
     # --- intrinsic ---
     *[
         case(
-            subspace.d_int,
-            lambda c, kw=kw: subspace.d_int(
+            subspace.intrinsic.d_int,
+            lambda c, kw=kw: subspace.intrinsic.d_int(
                 **{**dict(ds=[1, 2], values=[0.1, 0.9], threshold=0.5), **kw}
             ),
             exc,
@@ -1005,8 +1053,8 @@ CASES = [
     ),
     *[
         case(
-            subspace.bootstrap_d_int,
-            lambda c, kw=kw: subspace.bootstrap_d_int(
+            subspace.intrinsic.bootstrap_d_int,
+            lambda c, kw=kw: subspace.intrinsic.bootstrap_d_int(
                 [1, 2], [0.1, 0.9], **{"threshold": 0.5, **kw}
             ),
             exc,
@@ -1025,8 +1073,8 @@ CASES = [
     ],
     *[
         case(
-            intrinsic.bracket,
-            lambda c, kw=kw: intrinsic.bracket([1, 2], [0.1, 0.9], **{"threshold": 0.5, **kw}),
+            search.bracket,
+            lambda c, kw=kw: search.bracket([1, 2], [0.1, 0.9], **{"threshold": 0.5, **kw}),
             exc,
             match,
             f"bracket-{id}",
@@ -1038,8 +1086,8 @@ CASES = [
     ],
     *[
         case(
-            intrinsic.refine_dims,
-            lambda c, a=a: intrinsic.refine_dims(*a),
+            search.refine_dims,
+            lambda c, a=a: search.refine_dims(*a),
             exc,
             match,
             f"refine_dims-{a}",
@@ -1053,16 +1101,16 @@ CASES = [
         ]
     ],
     case(
-        subspace.search,
-        lambda c: subspace.search(3, [1, 2], 0.5),
+        subspace.search.search,
+        lambda c: subspace.search.search(3, [1, 2], 0.5),
         TypeError,
         r"train must be callable as train\(dims\) -> \(ds, values\)",
         "search-train",
     ),
     *[
         case(
-            subspace.search,
-            lambda c, kw=kw: subspace.search(
+            subspace.search.search,
+            lambda c, kw=kw: subspace.search.search(
                 c.spy("train"), **{"coarse_dims": [2, 4, 8], "threshold": 0.5, **kw}
             ),
             exc,
@@ -1192,22 +1240,22 @@ CASES = [
         "load-other-projection",
     ),
     case(
-        subspace.compressed_header,
-        lambda c: subspace.compressed_header(3),
+        subspace.compress.compressed_header,
+        lambda c: subspace.compress.compressed_header(3),
         TypeError,
         "compressed_header: path must be a str or os.PathLike",
         "header-path",
     ),
     case(
-        subspace.size_report,
-        lambda c: subspace.size_report(None),
+        subspace.compress.size_report,
+        lambda c: subspace.compress.size_report(None),
         TypeError,
         "size_report: path must be a str or os.PathLike",
         "size_report-path",
     ),
     case(
-        subspace.size_report,
-        lambda c: subspace.size_report(c.path, dtype="float33"),
+        subspace.compress.size_report,
+        lambda c: subspace.compress.size_report(c.path, dtype="float33"),
         TypeError,
         r"size_report: dtype must be a numpy/JAX dtype \(e.g. np.float32\)",
         "size_report-dtype",
@@ -1240,38 +1288,48 @@ CASES = [
         "to_host: x must be a jax.Array or numpy array",
         "to-host",
     ),
+    # --- estimators ---
     case(
-        es.make_es_sweep,
-        lambda c: es.make_es_sweep(
-            es.ESTask(c.spy("init"), c.spy("fitness")),
-            optax.sgd(0.1),
-            projection="dense",
-            width=4,
-            population=7,
-            sigma=0.1,
-        ),
+        estimators.es,
+        lambda c: estimators.es(7, 0.1),
         ValueError,
-        "make_es_sweep: population must be an even integer >= 2",
-        "es-sweep-population",
+        "es: population must be an even integer >= 2",
+        "es-population",
     ),
     case(
-        es.make_es_baseline,
-        lambda c: es.make_es_baseline(
-            es.ESTask(c.spy("init"), c.spy("fitness")),
-            optax.sgd(0.1),
-            population=8,
-            sigma=float("nan"),
-        ),
-        ValueError,
-        "make_es_baseline: sigma must be a finite number > 0",
-        "es-baseline-sigma",
+        estimators.backprop,
+        lambda c: estimators.backprop(1e-3),
+        TypeError,
+        "takes 0 positional arguments",
+        "backprop-arguments",
     ),
     case(
-        es.ES,
-        lambda c: es.ES(population=8, sigma=0.0),
+        estimators.ES,
+        lambda c: estimators.ES(population=8, sigma=0.0),
         ValueError,
-        "ES: sigma must be a finite number > 0",
-        "es-settings-sigma",
+        "es: sigma must be a finite number > 0",
+        "es-class-sigma",
+    ),
+    case(
+        estimators.from_json,
+        lambda c: estimators.from_json({"name": "dqn"}),
+        ValueError,
+        r"estimator must be one of \['backprop', 'es'\]",
+        "estimator-from-json",
+    ),
+    case(
+        estimators.to_json,
+        lambda c: estimators.to_json(c.spy("estimate")),
+        TypeError,
+        "estimator must be a dataclass with a name, init and estimate",
+        "estimator-to-json",
+    ),
+    case(
+        estimators.check_estimator,
+        lambda c: estimators.check_estimator("es", "here"),
+        TypeError,
+        r"here: estimator must be a subspace.estimators estimator \(backprop\(\) or",
+        "check-estimator",
     ),
     case(
         rl.gymnax_task,
@@ -1294,33 +1352,269 @@ CASES = [
         "episode_return: max_steps must be an integer >= 1",
         "episode-return-max-steps",
     ),
+    # --- the measurement as data, and measure ---
+    *[
+        case(
+            subspace.Optimizer,
+            lambda c, kw=kw: subspace.Optimizer(**kw),
+            exc,
+            match,
+            f"optimizer-{id}",
+        )
+        for kw, exc, match, id in [
+            ({"name": "adamm"}, ValueError, "Optimizer: name must be an optax optimiser", "name"),
+            ({"name": 3}, ValueError, "Optimizer: name must be an optax optimiser", "name-int"),
+            ({"learning_rate": 0}, ValueError, "learning_rate must be a finite number > 0", "lr0"),
+            ({"learning_rate": "1e-3"}, TypeError, "learning_rate must be a finite number", "str"),
+            ({"weight_decay": -1.0}, ValueError, "weight_decay must be a finite number >= 0", "wd"),
+            ({"options": {"b3": 0.9}}, ValueError, "optax.adam refuses these arguments", "opt"),
+            ({"options": {"b1": [0.9]}}, TypeError, "option b1 must be a finite number", "list"),
+            ({"options": 0.9}, TypeError, "options must be a dict of keyword arguments", "opts"),
+            ({"name": "lbfgs", "options": {"learning_rate": 1}}, ValueError, "other than", "lr"),
+        ]
+    ],
+    *[
+        case(subspace.Grid, lambda c, kw=kw: subspace.Grid(**kw), exc, match, f"grid-{id}")
+        for kw, exc, match, id in [
+            ({"dims": []}, ValueError, "Grid: dims must be a non-empty sequence", "empty"),
+            ({"dims": "1,2"}, TypeError, "Grid: dims must be a non-empty sequence", "str"),
+            ({"dims": [0, 2]}, ValueError, r"Grid: dims\[0\] must be an integer >= 1", "d0"),
+            ({"dims": [1.5]}, TypeError, r"Grid: dims\[0\] must be an integer >= 1", "float"),
+            ({"dims": list(range(1, 1002))}, ValueError, "dims has 1001 values; at most", "many"),
+            ({"dims": [1], "seeds": 0}, ValueError, "Grid: seeds must be an integer >= 1", "s0"),
+            ({"dims": [1], "seeds": [-1]}, ValueError, r"seeds\[0\] must be an integer >= 0", "s"),
+            ({"dims": [1], "seeds": 10**6}, ValueError, "seeds asks for 1000000 seeds", "sn"),
+            ({"dims": [1], "projections": "gauss"}, ValueError, "projections must be in", "p"),
+            ({"dims": [1], "projections": []}, ValueError, "projections must be names", "p0"),
+            (
+                {"dims": [1], "projections": ["dense", "dense"]},
+                ValueError,
+                "projections must be distinct projection names",
+                "dup",
+            ),
+            ({"dims": [1], "refine": 1}, TypeError, "Grid: refine must be True or False", "r"),
+        ]
+    ],
+    *[
+        case(
+            subspace.Schedule,
+            lambda c, kw=kw: subspace.Schedule(**{"optimizer": subspace.Optimizer(), **kw}),
+            exc,
+            match,
+            f"schedule-{id}",
+        )
+        for kw, exc, match, id in [
+            ({"optimizer": optax.adam(1e-3), "steps": 1}, TypeError, "a subspace.Optimizer", "tx"),
+            ({}, ValueError, "Schedule: give exactly one of steps and epochs", "neither"),
+            ({"steps": 1, "epochs": 1}, ValueError, "give exactly one of steps and epochs", "2"),
+            ({"steps": 0}, ValueError, "Schedule: steps must be an integer >= 1", "steps0"),
+            ({"epochs": 1.5}, TypeError, "Schedule: epochs must be an integer >= 1", "ep"),
+            ({"steps": 1, "batch_size": 0}, ValueError, "batch_size must be an integer", "b0"),
+            ({"steps": 1, "baseline": "adam"}, TypeError, "baseline must be a subspace.Opt", "b"),
+            ({"steps": 1, "estimator": "es"}, TypeError, "estimator must be a subspace.est", "e"),
+            ({"steps": 1, "shuffle_seed": -1}, ValueError, "shuffle_seed must be an integer", "s"),
+            ({"steps": 1, "per_member_shuffle": "y"}, TypeError, "must be True or False", "pm"),
+        ]
+    ],
+    *[
+        case(subspace.Readout, lambda c, kw=kw: subspace.Readout(**kw), exc, match, f"r-{id}")
+        for kw, exc, match, id in [
+            ({"metric": ""}, ValueError, "Readout: metric must be a metric name", "empty"),
+            ({"metric": "a*b"}, ValueError, r"metric must be a metric name .* 'a/b' or", "op"),
+            ({"metric": 3}, TypeError, "Readout: metric must be a metric name", "int"),
+            ({"fraction": 0}, ValueError, r"fraction must be a number in \(0, 1\]", "f0"),
+            ({"fraction": 1.5}, ValueError, r"fraction must be a number in \(0, 1\]", "f>1"),
+            ({"fraction": True}, TypeError, "fraction must be a number", "fbool"),
+            ({"threshold": float("nan")}, TypeError, "threshold must be a finite number", "nan"),
+            ({"higher_is_better": 1}, TypeError, "higher_is_better must be True or False", "h"),
+        ]
+    ],
+    *[
+        case(subspace.Run, lambda c, kw=kw: subspace.Run(**kw), exc, match, f"run-{id}")
+        for kw, exc, match, id in [
+            ({"out": 3}, TypeError, "Run: out must be a folder", "out"),
+            ({"out": "x", "resume": True, "overwrite": True}, ValueError, "exclude each", "ro"),
+            ({"resume": True}, ValueError, "resume and overwrite need an out folder", "r"),
+            ({"checkpoint_every": 0}, ValueError, "checkpoint_every must be an integer", "ck"),
+            ({"budget_bytes": 0.5}, TypeError, "budget_bytes must be an integer", "budget"),
+        ]
+    ],
     case(
-        subspace.measure,
-        lambda c: subspace.measure(
-            es.ESTask(c.spy("init"), c.spy("fitness")),
-            dims=[2],
-            optimizer=optax.sgd(0.1),
-            steps=1,
-            baseline=optax.sgd(0.1),
+        subspace.Measurement,
+        lambda c: subspace.Measurement(
+            subspace.Grid([1]), subspace.Schedule(subspace.Optimizer(), steps=1)
+        ),
+        ValueError,
+        r"Measurement: give a baseline optimizer \(schedule.baseline",
+        "measurement-no-threshold",
+    ),
+    case(
+        subspace.Measurement,
+        lambda c: subspace.Measurement(
+            [1], subspace.Schedule(subspace.Optimizer(), steps=1), subspace.Readout(threshold=0)
         ),
         TypeError,
-        r"measure: es must be a subspace.ES\(population, sigma, ...\) with an ESTask",
-        "measure-es-missing",
+        "Measurement: grid must be a subspace.Grid",
+        "measurement-grid",
     ),
-    # --- measurement, progress, results, flax tasks ---
+    case(
+        subspace.Measurement,
+        lambda c: subspace.Measurement(
+            subspace.Grid([1]),
+            subspace.Schedule(subspace.Optimizer(), steps=1),
+            subspace.Readout(threshold=0),
+            meta={"f": object()},
+        ),
+        TypeError,
+        "Measurement: meta must be a JSON object",
+        "measurement-meta",
+    ),
+    case(
+        measurement.split_keywords,
+        lambda c: measurement.split_keywords(None, None, {"dims": [1], "epoch": 3}, "here"),
+        TypeError,
+        r"here: unexpected keyword 'epoch'; the keywords are the fields of Grid, Schedule",
+        "split-keywords",
+    ),
+    case(
+        config.from_json,
+        lambda c: from_json(subspace.Grid, {"dims": [1], "seed": 3}),
+        ValueError,
+        r"Grid has no field 'seed'; its fields are \['dims', 'seeds', 'projections', 'refine'\]",
+        "config-from-json",
+    ),
+    case(
+        config.override,
+        lambda c: config.override(subspace.Grid([1]), {"grid.dims": [2]}),
+        ValueError,
+        r"the config has no field 'grid'; its fields are \['dims'",
+        "config-override-path",
+    ),
+    case(
+        config.override,
+        lambda c: config.override(subspace.Grid([1]), {"dims..x": [2]}),
+        ValueError,
+        "a config path is dot-separated field names; got 'dims..x'",
+        "config-override-empty",
+    ),
+    case(
+        config.override,
+        lambda c: config.override(subspace.Grid([1]), ["dims", 2]),
+        TypeError,
+        "override: changes must be a dict of path -> value",
+        "config-override-list",
+    ),
+    case(
+        config.parse_value,
+        lambda c: config.parse_value(3),
+        TypeError,
+        "parse_value: text must be a str",
+        "config-parse-value",
+    ),
+    case(
+        config.to_json,
+        lambda c: config.to_json(object()),
+        TypeError,
+        "to_json: a object is not JSON data",
+        "config-to-json",
+    ),
+    case(
+        data.check_data,
+        lambda c: data.check_data(c.data, 11, "here"),
+        ValueError,
+        r"here: batch_size must be in \[1, 10\] \(the number of training examples\)",
+        "check-data",
+    ),
+    case(
+        data.step_indices,
+        lambda c: data.step_indices(10, 11, 5, 0),
+        ValueError,
+        "batch_size must be <= the number of examples 10",
+        "step-indices",
+    ),
+    case(
+        sweep.check_members,
+        lambda c: sweep.check_members([1, 5], [0, 1], 4, "here"),
+        ValueError,
+        r"here: every d must be an integer in \[1, width=4\]; got \[1, 5\]",
+        "check-members",
+    ),
     case(
         subspace.measure,
         lambda c: subspace.measure(c.task, dims=[2], optimizer="sgd", steps=1, threshold=0.1),
         TypeError,
-        r"measure: optimizer must be an optax.GradientTransformation",
+        r"Schedule: optimizer must be a subspace.Optimizer",
         "measure-optimizer",
     ),
     case(
         subspace.measure,
-        lambda c: subspace.measure(c.task, dims=[2], optimizer=optax.sgd(0.1), steps=1),
+        lambda c: subspace.measure(c.task, dims=[2], optimizer=subspace.Optimizer(), steps=1),
         ValueError,
-        "measure: give a baseline optimizer",
+        "give a baseline optimizer",
         "measure-threshold",
+    ),
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(c.task, steps=1, threshold=0.1),
+        TypeError,
+        r"measure: dims is required \(or pass a subspace.Measurement\)",
+        "measure-no-dims",
+    ),
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(c.task, dims=[2], optimizer=subspace.Optimizer(), lr=0.1),
+        TypeError,
+        "measure: unexpected keyword 'lr'",
+        "measure-keyword",
+    ),
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(
+            (c.spy("init"), c.spy("loss")),
+            dims=[2],
+            optimizer=subspace.Optimizer(),
+            steps=1,
+            threshold=0.1,
+        ),
+        TypeError,
+        "measure: task must be a subspace.Task",
+        "measure-task",
+    ),
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(
+            c.task, dims=[2], optimizer=subspace.Optimizer(), epochs=1, threshold=0.1
+        ),
+        ValueError,
+        "measure: epochs needs data",
+        "measure-epochs-without-data",
+    ),
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(
+            c.task,
+            dims=[2],
+            optimizer=subspace.Optimizer(),
+            steps=1,
+            threshold=0.1,
+            data=c.data,
+        ),
+        ValueError,
+        "measure: batch_size is required with data, and only with data",
+        "measure-batch",
+    ),
+    case(
+        subspace.measure,
+        lambda c: subspace.measure(
+            subspace.Task(init=c.spy("init"), loss_fn=c.spy("loss")),
+            dims=[2],
+            optimizer=subspace.Optimizer(),
+            steps=1,
+            threshold=0.1,
+        ),
+        ValueError,
+        "measure: the task needs an eval_fn",
+        "measure-eval_fn",
     ),
     case(
         subspace.progress.make_progress,

@@ -20,7 +20,7 @@ import numpy as np, optax
 from subspace.flax_tasks import linen_task as classification_task
 from models import FC
 from subspace.checkpoint import GroupCheckpoint
-from subspace.loop import Data, train_group
+from subspace import Data, train_group
 from subspace.sweep import make_sweep
 
 rng = np.random.default_rng(0)

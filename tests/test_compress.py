@@ -137,7 +137,7 @@ def test_trained_flax_model_reloads_to_the_same_logits(tmp_path):
         model={"model": "FC", "width": 16, "depth": 1, "input": [4, 4, 1]},
         extra={"accuracy": accuracy, "steps": 5},
     )
-    header = subspace.compressed_header(path)
+    header = subspace.compress.compressed_header(path)
     assert header["model"]["model"] == "FC" and header["D"] == sub.D == 323
     m = subspace.load_compressed(path, init=init)
     new_logits = forward(m.params)
@@ -275,7 +275,7 @@ def test_file_is_a_few_kilobytes(tmp_path):
     path = subspace.save_compressed(
         tmp_path / "mnist_fc.npz", sub, z, key=proj_key, model={"config": "mnist_fc"}
     )
-    report = subspace.size_report(path)
+    report = subspace.compress.size_report(path)
     print(report)
     assert report.D == 199_210 and report.d == 300 and report.full_bytes == 4 * 199_210
     assert report.file_bytes == path.stat().st_size < 8 * 1024
@@ -325,7 +325,7 @@ def test_model_state_round_trip_is_bitwise(tmp_path):
     # The template may also be the arrays themselves; the leaf table is in the header.
     again = subspace.load_compressed(path, theta0=PARAMS, model_state_like=state)
     chex.assert_trees_all_equal(again.model_state, state)
-    table = subspace.compressed_header(path)["model_state"]["leaves"]
+    table = subspace.compress.compressed_header(path)["model_state"]["leaves"]
     assert table[0] == ["['batch_stats']['bn']['mean']", [3], "float32"]
     assert ["['rngs']['count']", [], "uint32"] in table
     assert "model_state" in m.header["sha256"]

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import subspace
-from subspace import _compress_format, compress
+from subspace import _compress_projection, compress
 
 PARAMS = {"b": jnp.zeros(5), "w": jax.random.normal(jax.random.key(0), (8, 5))}  # D = 45
 KEY = jax.random.key(7)
@@ -503,7 +503,7 @@ def test_every_projection_option_has_a_bound():
     for kind, factory in subspace.PROJECTIONS.items():
         params = inspect.signature(factory).parameters.values()
         options = {p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "dtype"}
-        assert options == set(_compress_format.OPTION_CHECKS[kind]), kind
+        assert options == set(_compress_projection.OPTION_CHECKS[kind]), kind
 
 
 def test_dense_max_bytes_from_the_file_is_not_trusted(tmp_path):
@@ -536,7 +536,7 @@ def test_compressed_header_reads_only_the_header(tmp_path):
     header = _header(path)
     broken = Member("z.npy", b"\x93NUMPY garbage that is no array")  # z is never opened
     _write_zip(tmp_path / "h.npz", [_header_member(header), broken])
-    assert subspace.compressed_header(tmp_path / "h.npz")["sha256"] == header["sha256"]
+    assert subspace.compress.compressed_header(tmp_path / "h.npz")["sha256"] == header["sha256"]
     with pytest.raises(ValueError, match="corrupt, truncated or not a subspace file"):
         subspace.load_compressed(tmp_path / "h.npz", theta0=PARAMS)
 

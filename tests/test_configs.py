@@ -32,10 +32,13 @@ def test_config_loads_in_both_modes(name):
     assert "python -m experiments.run" in module.__doc__  # the docstring gives the command
     for smoke in (False, True):
         exp = config.load(name, smoke=smoke)
-        assert exp.name == name.replace(":", "_")
-        assert list(exp.dims) == sorted(set(exp.dims)) and exp.dims[0] >= 1
-        assert exp.threshold is not None or exp.baseline
-        assert (exp.data is None) == (exp.steps is not None)
+        assert exp.name == name.replace(":", "_") and exp.smoke == smoke
+        assert list(exp.grid.dims) == sorted(set(exp.grid.dims)) and exp.grid.dims[0] >= 1
+        assert exp.readout.threshold is not None or exp.schedule.baseline is not None
+        assert hasattr(exp.task, "load") == (exp.schedule.epochs is not None)
+        # plain data: the config is its JSON, whole, and comes back from it
+        assert config.Experiment.from_results(exp.measurement().to_json()) == exp
+        assert json.loads(json.dumps(exp.to_json())) == exp.to_json()
 
 
 def test_unknown_config_and_variants():
@@ -54,7 +57,7 @@ def test_unknown_config_and_variants():
 def test_mnist_fc_smoke_run_on_real_files(tmp_path, capsys):
     run.main(["mnist_fc", "--smoke", "--data-dir", str(DATASETS), "--out", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["config"]["D"] == 199_210
+    assert results["D"] == 199_210
     assert len(results["baseline"]) == 2 and len(results["members"]) == 4
     assert 0.5 < results["baseline_metric"] <= 1.0  # 512 examples, 1 epoch
     assert results["threshold"] == pytest.approx(0.9 * results["baseline_metric"])
@@ -71,7 +74,7 @@ def test_family_summary_reads_finished_variants(tmp_path, capsys):
             json.dumps(
                 {
                     "complete": True,
-                    "config": {"D": D},
+                    "D": D,
                     "baseline_metric": 0.97,
                     "d_int": {"fastfood": {"d": d, "interpolated": d - 10.0, "ci90": [d - 50, d]}},
                 }
@@ -84,6 +87,13 @@ def test_family_summary_reads_finished_variants(tmp_path, capsys):
     assert "not run yet: w100d2, w200d2, w400d2, w200d1, w200d4" in capsys.readouterr().out
 
 
+def _config(name: str, changes: dict) -> dict:
+    """The results' config of a committed config, with ``changes``."""
+    from subspace.config import override
+
+    return override(config.load(name), changes).measurement().to_json()
+
+
 def test_table_reads_committed_style_results(tmp_path):
     from experiments import table
 
@@ -94,15 +104,8 @@ def test_table_reads_committed_style_results(tmp_path):
             {
                 "complete": True,
                 "baseline_metric": 0.976,
-                "config": {
-                    "D": 199_210,
-                    "dims": [100, 1500],
-                    "epochs": 5,
-                    "batch_size": 128,
-                    "lr": 0.01,
-                    "baseline_lr": 0.001,
-                    "seeds": [0, 1, 2],
-                },
+                "D": 199_210,
+                "config": _config("mnist_fc", {"grid.dims": [100, 1500]}),
                 "d_int": {"fastfood": {"d": 600, "interpolated": 585.4, "ci90": [559.5, None]}},
             }
         )
@@ -131,16 +134,8 @@ def test_table_adds_the_fixed_baseline_convention_for_cifar(tmp_path):
             {
                 "complete": True,
                 "baseline_metric": 0.40,
-                "config": {
-                    "D": 656_810,
-                    "dims": [100, 200, 400],
-                    "epochs": 10,
-                    "batch_size": 128,
-                    "lr": 0.01,
-                    "baseline_lr": 0.001,
-                    "seeds": [0, 1],
-                    "metric": "test_accuracy",
-                },
+                "D": 656_810,
+                "config": _config("cifar_fc", {"grid.dims": [100, 200, 400], "grid.seeds": 2}),
                 "members": members,
                 "d_int": {"fastfood": {"d": 100, "interpolated": 100.0, "ci90": [100, 100]}},
             }

@@ -18,7 +18,7 @@ def _tree(key):
 
 def test_round_trip_is_bitwise_and_table_describes_the_leaves():
     tree = _tree(jax.random.key(0))
-    flat, unravel = subspace.ravel(tree)
+    flat, unravel = subspace.flatten.ravel(tree)
     assert flat.shape == (36 + 4 + 10 + 2,)
     assert unravel.D == flat.size
     back = unravel(flat)
@@ -35,8 +35,8 @@ def test_round_trip_is_bitwise_and_table_describes_the_leaves():
 
 
 def test_unravel_is_hashable_by_value_and_does_not_retrace():
-    _, u1 = subspace.ravel(_tree(jax.random.key(0)))
-    flat2, u2 = subspace.ravel(_tree(jax.random.key(1)))
+    _, u1 = subspace.flatten.ravel(_tree(jax.random.key(0)))
+    flat2, u2 = subspace.flatten.ravel(_tree(jax.random.key(1)))
     assert u1 == u2 and hash(u1) == hash(u2)
 
     @chex.assert_max_traces(n=1)
@@ -50,7 +50,7 @@ def test_unravel_is_hashable_by_value_and_does_not_retrace():
 
 def test_mixed_dtypes_promote_and_round_trip_exactly():
     tree = {"a": jnp.arange(4, dtype=jnp.bfloat16) / 3, "b": jnp.ones(3, jnp.float32) / 7}
-    flat, unravel = subspace.ravel(tree)
+    flat, unravel = subspace.flatten.ravel(tree)
     assert flat.dtype == jnp.float32  # promoted dtype represents every leaf exactly
     back = unravel(flat)
     assert back["a"].dtype == jnp.bfloat16 and back["b"].dtype == jnp.float32
@@ -62,13 +62,13 @@ def test_mixed_dtypes_promote_and_round_trip_exactly():
 
 def test_single_dtype_unravel_keeps_leaf_dtype():
     tree = {"w": jnp.ones(3, jnp.bfloat16)}
-    flat, unravel = subspace.ravel(tree)
+    flat, unravel = subspace.flatten.ravel(tree)
     assert flat.dtype == jnp.bfloat16
     assert unravel(flat)["w"].dtype == jnp.bfloat16
 
 
 def test_unravel_refuses_wrong_shape_and_dtype():
-    flat, unravel = subspace.ravel(_tree(jax.random.key(0)))
+    flat, unravel = subspace.flatten.ravel(_tree(jax.random.key(0)))
     with pytest.raises(ValueError, match=r"shape \(52,\)"):
         unravel(flat[:-1])
     with pytest.raises(ValueError, match="shape"):
@@ -80,19 +80,22 @@ def test_unravel_refuses_wrong_shape_and_dtype():
 @pytest.mark.parametrize("leaf", [jnp.arange(3), jnp.array([True, False]), jnp.ones(2, jnp.uint8)])
 def test_non_float_leaves_are_refused(leaf):
     with pytest.raises(TypeError, match=r"leaf \['bad'\].*floating-point"):
-        subspace.ravel({"good": jnp.ones(2), "bad": leaf})
+        subspace.flatten.ravel({"good": jnp.ones(2), "bad": leaf})
 
 
 @pytest.mark.parametrize("tree", [{}, [], None, {"a": {}}])
 def test_empty_tree_is_refused(tree):
     with pytest.raises(ValueError, match="no leaves"):
-        subspace.ravel(tree)
+        subspace.flatten.ravel(tree)
 
 
 def test_ravel_is_jittable_and_works_on_nnx_state():
     model = nnx.Linear(3, 4, rngs=nnx.Rngs(0))
     _, params, _ = nnx.split(model, nnx.Param, ...)
-    flat, unravel = jax.jit(lambda p: subspace.ravel(p)[0])(params), subspace.ravel(params)[1]
+    flat, unravel = (
+        jax.jit(lambda p: subspace.flatten.ravel(p)[0])(params),
+        subspace.flatten.ravel(params)[1],
+    )
     assert flat.shape == (16,)
     back = unravel(flat)
     assert type(back) is type(params)

@@ -21,8 +21,8 @@ import pytest
 from flax import nnx
 
 import subspace
+from subspace import Task
 from subspace.flax_tasks import linen_task, nnx_task
-from subspace.sweep import Task
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def _reference_classification_task(model, input_shape, *, l2=0.0):
         accuracy = jnp.mean(jnp.argmax(logits, -1) == y)
         return loss, (model_state, {"accuracy": accuracy})
 
-    def eval_fn(params, model_state, batch):
+    def eval_fn(params, model_state, batch, key=None):  # key: the Task contract since 0.5
         x, y = batch
         logits = model.apply({"params": params, **model_state}, x, train=False)
         return {
@@ -82,7 +82,7 @@ def _reference_nnx_classification_task(make_model):
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         return loss, (rest, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == y)})
 
-    def eval_fn(params, rest, batch):
+    def eval_fn(params, rest, batch, key=None):  # key: the Task contract since 0.5
         x, y = batch
         model = nnx.merge(graphdef, params, rest, copy=True)
         model.eval()
@@ -207,11 +207,19 @@ def test_nnx_task_equals_the_old_nnx_classification_task():
     _same_task(nnx_task(_NNXMLP), _reference_nnx_classification_task(_NNXMLP), _batch())
 
 
-def test_experiments_tasks_reexports_the_library():
-    from experiments import tasks
-
-    assert tasks.classification_task is linen_task
-    assert tasks.nnx_classification_task is nnx_task
+def test_nnx_task_l2_adds_half_l2_times_the_squared_norm_of_theta():
+    plain, regularised = nnx_task(_NNXMLP), nnx_task(_NNXMLP, l2=0.01)
+    params, rest = plain.init(jax.random.key(0))
+    batch = _batch()
+    loss, _ = plain.loss_fn(params, rest, batch, None)
+    with_l2, _ = regularised.loss_fn(params, rest, batch, None)
+    norm = sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
+    assert float(norm) > 0
+    np.testing.assert_allclose(with_l2, loss + 0.5 * 0.01 * norm, rtol=1e-6)
+    grads = jax.grad(lambda p: regularised.loss_fn(p, rest, batch, None)[0])(params)
+    plain_grads = jax.grad(lambda p: plain.loss_fn(p, rest, batch, None)[0])(params)
+    for g, g0, p in zip(*map(jax.tree_util.tree_leaves, (grads, plain_grads, params)), strict=True):
+        np.testing.assert_allclose(g, g0 + 0.01 * p, rtol=1e-5, atol=1e-7)
 
 
 def test_same_sweep_trajectory_as_the_old_task():

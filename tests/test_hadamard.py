@@ -4,8 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from subspace import fwht
-from subspace.hadamard import METHODS, _factors
+from subspace.hadamard import METHODS, _factors, fwht
 
 
 def hadamard_matrix(n):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from subspace import intrinsic
-from subspace.intrinsic import bootstrap_d_int, bracket, d_int, mean_by_d, refine_dims, search
+from subspace.intrinsic import bootstrap_d_int, d_int, mean_by_d
+from subspace.search import bracket, refine_dims, search
 
 
 def test_first_grid_d_whose_mean_reaches_and_interpolation():

@@ -7,9 +7,10 @@ import pytest
 from flax import nnx
 
 from models import FC
+from subspace.data import Data, step_indices
 from subspace.flax_tasks import linen_task as classification_task
 from subspace.flax_tasks import nnx_task as nnx_classification_task
-from subspace.loop import Data, step_indices, train_group
+from subspace.loop import train_group
 from subspace.memory import group_size, program_bytes
 from subspace.sweep import make_baseline, make_sweep
 

@@ -208,6 +208,6 @@ def test_fc_refuses_unbatched_vector():
 def test_get_model_passes_kwargs_and_refuses_unknown_names():
     model = get_model("fc", width=400, depth=5)
     assert isinstance(model, FC) and (model.width, model.depth) == (400, 5)
-    assert set(MODELS) == {"fc", "lenet", "untied_lenet", "resnet20"}
+    assert set(MODELS) == {"fc", "lenet", "untied_lenet", "resnet20", "mlp_policy", "conv_policy"}
     with pytest.raises(ValueError, match="fc.*lenet.*resnet20"):
         get_model("vgg")

@@ -18,7 +18,7 @@ import jax
 n, rank, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 if n > 1:
     jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=n, process_id=rank)
-import numpy as np, optax, subspace
+import numpy as np, subspace
 from models import FC
 
 assert jax.device_count() == 4, jax.devices()
@@ -29,7 +29,7 @@ result = subspace.measure(
     subspace.linen_task(FC(width=8, depth=1, num_classes=2), (4, 4, 1)),
     data=subspace.Data(x[:200], y[:200], x[200:], y[200:]),
     dims=[2, 8], seeds=2, steps=250, batch_size=50, budget_bytes=1,
-    optimizer=optax.adam(3e-2), baseline=optax.adam(1e-2), out=out,
+    optimizer=subspace.Optimizer("adam", 3e-2), baseline=subspace.Optimizer("adam", 1e-2), out=out,
     checkpoint_every=100, progress=False,  # saves after steps 100 and 200 of each group
 )
 print("d_int", rank, result.d_int["fastfood"]["d"], flush=True)

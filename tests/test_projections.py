@@ -43,8 +43,8 @@ def _build(name, D, d):
 
 def factory(name):
     if name == "fastfood-shared":
-        return functools.partial(subspace.fastfood, shared_input=True)
-    return subspace.PROJECTIONS[name]
+        return functools.partial(subspace.projections.fastfood, shared_input=True)
+    return subspace.projections.PROJECTIONS[name]
 
 
 def test_output_shape_and_dtype(case):
@@ -277,7 +277,7 @@ def test_derivatives_through_wrap_params(name):
         return jnp.mean(jnp.tanh(x @ p["w"] + p["b"]) ** 2)
 
     with jax.enable_x64(True):
-        _, unravel = jax.flatten_util.ravel_pytree(  # subspace.ravel's order
+        _, unravel = jax.flatten_util.ravel_pytree(  # subspace.flatten.ravel's order
             jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
         )
 
@@ -471,10 +471,10 @@ def test_check_dims_accepts_numpy_integers():
 def test_dense_refuses_a_matrix_over_budget_before_allocating():
     # 656,810 x 9,000 float32 = 23.6 GB: refused at construction, instantly.
     with pytest.raises(ValueError, match="fastfood.*sparse"):
-        subspace.dense(656_810, 9_000)
+        subspace.projections.dense(656_810, 9_000)
     with pytest.raises(ValueError, match="max_bytes = 1,000"):
-        subspace.dense(100, 10, max_bytes=1000)
-    subspace.dense(100, 10, max_bytes=4000)  # exactly at the budget is fine
+        subspace.projections.dense(100, 10, max_bytes=1000)
+    subspace.projections.dense(100, 10, max_bytes=4000)  # exactly at the budget is fine
 
 
 @pytest.mark.parametrize("name", ["dense", "sparse"])
@@ -492,7 +492,7 @@ def test_columns_do_not_depend_on_d(name):
 
 def test_sparse_state_and_density():
     D, d = 10_000, 30
-    proj = subspace.sparse(D, d)
+    proj = subspace.projections.sparse(D, d)
     state = proj.init(jax.random.key(0))
     k = 100  # round(D / sqrt(D))
     assert state.indices.shape == (d, k) and state.values.shape == (d, k)
@@ -501,13 +501,15 @@ def test_sparse_state_and_density():
     np.testing.assert_allclose(np.abs(P[P != 0]), 1 / np.sqrt(k), rtol=1e-6)
     signs = np.sign(P[P != 0])
     assert 0.4 < (signs > 0).mean() < 0.6
-    assert subspace.sparse(D, d, density=0.05).init(jax.random.key(0)).indices.shape == (d, 500)
+    assert subspace.projections.sparse(D, d, density=0.05).init(
+        jax.random.key(0)
+    ).indices.shape == (d, 500)
 
 
 @pytest.mark.parametrize("density", [0.0, -0.1, 1.5])
 def test_sparse_bad_density(density):
     with pytest.raises(ValueError, match=r"density must be in \(0, 1\]"):
-        subspace.sparse(100, 3, density=density)
+        subspace.projections.sparse(100, 3, density=density)
 
 
 # --- fastfood ----------------------------------------------------------------------------
@@ -519,7 +521,7 @@ def test_fastfood_matches_its_definition_in_float64():
 
     D, d = 50, 6  # L = 8, 7 blocks, the last cut to 2 rows
     with jax.enable_x64(True):
-        proj = subspace.fastfood(D, d, dtype=jnp.float64)
+        proj = subspace.projections.fastfood(D, d, dtype=jnp.float64)
         state = proj.init(jax.random.key(3))
         P = materialise(proj, state, d)
     L, H = 8, hadamard_matrix(8)
@@ -540,10 +542,10 @@ def test_fastfood_shared_input_matches_its_definition_in_float64():
     D, d = 50, 6
     with jax.enable_x64(True):
         key = jax.random.key(3)
-        shared = subspace.fastfood(D, d, dtype=jnp.float64, shared_input=True)
+        shared = subspace.projections.fastfood(D, d, dtype=jnp.float64, shared_input=True)
         state = shared.init(key)
         P = materialise(shared, state, d)
-        plain = subspace.fastfood(D, d, dtype=jnp.float64)
+        plain = subspace.projections.fastfood(D, d, dtype=jnp.float64)
         default = plain.init(key)
         P_default = materialise(plain, default, d)
     assert state.B.shape == (1, 8)
@@ -561,7 +563,7 @@ def test_fastfood_shared_input_matches_its_definition_in_float64():
 
 def test_fastfood_state_is_O_D_and_block_size():
     D, d = 199_210, 750
-    proj = subspace.fastfood(D, d)
+    proj = subspace.projections.fastfood(D, d)
     shapes = jax.eval_shape(proj.init, jax.random.key(0))
     assert shapes.B.shape == (195, 1024)  # ceil(D / 1024) blocks of L = 2^ceil(log2 750)
     numbers = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(shapes))
@@ -570,21 +572,21 @@ def test_fastfood_state_is_O_D_and_block_size():
 
 
 def test_fastfood_exact_unit_columns_when_L_divides_D():
-    proj = subspace.fastfood(64, 8)
+    proj = subspace.projections.fastfood(64, 8)
     norms = np.linalg.norm(materialise(proj, proj.init(jax.random.key(0)), 8), axis=0)
     np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
 
 
 def test_fastfood_block_size_reproduces_a_wider_projection():
     D, key = 300, jax.random.key(5)
-    wide = subspace.fastfood(D, 20)  # L = 32
-    narrow = subspace.fastfood(D, 6, block_size=32)
+    wide = subspace.projections.fastfood(D, 20)  # L = 32
+    narrow = subspace.projections.fastfood(D, 6, block_size=32)
     np.testing.assert_array_equal(
         materialise(narrow, narrow.init(key), 6), materialise(wide, wide.init(key), 20)[:, :6]
     )
     for bad in (4, 24, 0):
         with pytest.raises(ValueError, match="block_size must be a power of two >= d = 6"):
-            subspace.fastfood(D, 6, block_size=bad)
+            subspace.projections.fastfood(D, 6, block_size=bad)
 
 
 def test_block_size_for_is_the_next_power_of_two():
@@ -598,20 +600,22 @@ def test_block_size_for_is_the_next_power_of_two():
     with pytest.raises(TypeError, match="width must be an integer"):
         block_size_for(2.0)
     # fastfood's default block is block_size_for(d).
-    assert subspace.fastfood(300, 20).init(jax.random.key(0)).B.shape == (10, 32)
+    assert subspace.projections.fastfood(300, 20).init(jax.random.key(0)).B.shape == (10, 32)
 
 
 def test_fastfood_block_size_is_bounded_by_one_block_for_all_of_D():
     """d <= block_size <= 2^ceil(log2 D): a bigger block only pads zeros (and allocates)."""
     D, d = 300, 6  # 2^ceil(log2 300) = 512
-    one_block = subspace.fastfood(D, d, block_size=512)  # the original code's single block
+    one_block = subspace.projections.fastfood(
+        D, d, block_size=512
+    )  # the original code's single block
     assert one_block.init(jax.random.key(0)).B.shape == (1, 512)
     allowed = r"\(allowed: a power of two from 8 to 512 = 2\^ceil\(log2 D\), D = 300\)"
     for bad in (1024, 2**28):  # 2^28 would allocate gigabytes: refused before anything
         with pytest.raises(ValueError, match=rf"block_size must be <= .* = 512 .*{allowed}"):
-            subspace.fastfood(D, d, block_size=bad)
+            subspace.projections.fastfood(D, d, block_size=bad)
     with pytest.raises(ValueError, match=rf"power of two >= d = 6; got 24 {allowed}"):
-        subspace.fastfood(D, d, block_size=24)
-    subspace.fastfood(5, 5, block_size=8)  # d = D = 5: 8 is both bounds
+        subspace.projections.fastfood(D, d, block_size=24)
+    subspace.projections.fastfood(5, 5, block_size=8)  # d = D = 5: 8 is both bounds
     with pytest.raises(ValueError, match="from 8 to 8"):
-        subspace.fastfood(5, 5, block_size=16)
+        subspace.projections.fastfood(5, 5, block_size=16)

@@ -17,7 +17,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import subspace
-from subspace.intrinsic import bootstrap_d_int, bracket, d_int, search
+from subspace.intrinsic import bootstrap_d_int, d_int
+from subspace.search import bracket, search
 
 FAST = settings(max_examples=25, deadline=None, database=None, print_blob=True)
 PROJECTION = settings(FAST, max_examples=6)  # one compile per example
@@ -69,9 +70,9 @@ def test_ravel_round_trip_is_bitwise_and_the_table_covers_0_to_D(tree):
     path_leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     if not path_leaves:
         with pytest.raises(ValueError, match="no leaves"):
-            subspace.ravel(tree)
+            subspace.flatten.ravel(tree)
         return
-    flat, unravel = subspace.ravel(tree)
+    flat, unravel = subspace.flatten.ravel(tree)
     dtypes = [x.dtype for _, x in path_leaves]
     D = sum(x.size for _, x in path_leaves)
     assert flat.shape == (D,) and unravel.D == D
@@ -107,8 +108,8 @@ def test_ravel_round_trip_is_bitwise_and_the_table_covers_0_to_D(tree):
 @given(trees, trees, st.integers(0, 2**32 - 1))
 def test_unravel_is_equal_and_hash_equal_exactly_for_the_same_structure(tree, other, seed):
     assume(jax.tree_util.tree_leaves(tree) and jax.tree_util.tree_leaves(other))
-    _, u = subspace.ravel(tree)
-    _, same = subspace.ravel(_same_structure_other_values(tree, seed))
+    _, u = subspace.flatten.ravel(tree)
+    _, same = subspace.flatten.ravel(_same_structure_other_values(tree, seed))
     assert u == same and hash(u) == hash(same)
 
     def signature(t):
@@ -116,7 +117,7 @@ def test_unravel_is_equal_and_hash_equal_exactly_for_the_same_structure(tree, ot
             (x.shape, x.dtype) for x in jax.tree_util.tree_leaves(t)
         ]
 
-    _, v = subspace.ravel(other)
+    _, v = subspace.flatten.ravel(other)
     assert (u == v) == (signature(tree) == signature(other))
     if u == v:
         assert hash(u) == hash(v)
@@ -128,7 +129,7 @@ def test_nan_stays_nan():
     nan16 = np.array([0x7C01, 0x7E00, 0xFE01], np.uint16).view(np.float16)
     nanbf = np.array([0x7F81, 0xFFC0], np.uint16).view(ml_dtypes.bfloat16)
     tree = {"a": nan16, "b": nanbf, "c": np.ones(2, np.float32)}
-    flat, unravel = subspace.ravel(tree)
+    flat, unravel = subspace.flatten.ravel(tree)
     back = unravel(flat)
     assert back["a"].dtype == np.float16 and back["b"].dtype == ml_dtypes.bfloat16
     assert np.isnan(np.asarray(back["a"], np.float32)).all()
@@ -175,7 +176,7 @@ def _probe(proj, d):
 
 def _check_projection(name, case):
     D, d, options, a, b, seed = case
-    proj = subspace.PROJECTIONS[name](D, d, **options)
+    proj = subspace.projections.PROJECTIONS[name](D, d, **options)
     rng = np.random.default_rng(seed)
     z1, z2 = rng.standard_normal((2, d)).astype(np.float32)
     z3 = (np.float32(a) * z1 + np.float32(b) * z2).astype(np.float32)
@@ -250,8 +251,8 @@ def test_columns_of_a_wider_projection_start_with_the_narrower_one(name, case, e
     assume(wide > d)
     options = options if name == "sparse" else {}
     key = jax.random.key(seed)
-    narrow = subspace.PROJECTIONS[name](D, d, **options).init(key)
-    full = subspace.PROJECTIONS[name](D, wide, **options).init(key)
+    narrow = subspace.projections.PROJECTIONS[name](D, d, **options).init(key)
+    full = subspace.projections.PROJECTIONS[name](D, wide, **options).init(key)
     if name == "sparse":
         np.testing.assert_array_equal(narrow.indices, full.indices[:d])
         np.testing.assert_array_equal(narrow.values, full.values[:d])
@@ -261,8 +262,8 @@ def test_columns_of_a_wider_projection_start_with_the_narrower_one(name, case, e
 
 def test_dense_columns_do_not_depend_on_d_bitwise():
     key = jax.random.key(1)
-    narrow = subspace.dense(265, 1).init(key).P
-    wide = subspace.dense(265, 16).init(key).P
+    narrow = subspace.projections.dense(265, 1).init(key).P
+    wide = subspace.projections.dense(265, 16).init(key).P
     np.testing.assert_array_equal(narrow, wide[:, :1])
 
 
@@ -288,13 +289,15 @@ def test_fwht_twice_is_n_times_identity_exactly_on_integers(k, batch, seed):
     rng = np.random.default_rng(seed)
     # Small integers: every partial sum is an integer below 2^24, so float32 is exact.
     x = rng.integers(-8, 9, (*batch, n)).astype(np.float32)
-    y = subspace.fwht(x)
+    y = subspace.hadamard.fwht(x)
     assert y.shape == x.shape and y.dtype == jnp.float32
     np.testing.assert_array_equal(y, x @ _hadamard(n).T)
-    np.testing.assert_array_equal(subspace.fwht(y), n * x)
+    np.testing.assert_array_equal(subspace.hadamard.fwht(y), n * x)
     # Gaussian input: H(Hx) = n x to float32 rounding.
     g = rng.standard_normal((*batch, n)).astype(np.float32)
-    np.testing.assert_allclose(subspace.fwht(subspace.fwht(g)) / n, g, rtol=0, atol=1e-5 * (k + 1))
+    np.testing.assert_allclose(
+        subspace.hadamard.fwht(subspace.hadamard.fwht(g)) / n, g, rtol=0, atol=1e-5 * (k + 1)
+    )
 
 
 # --- d_int -------------------------------------------------------------------------------

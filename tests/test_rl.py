@@ -57,9 +57,14 @@ def cartpole():
     return rl.gymnax_task("CartPole-v1", MLPPolicy((20, 20), 2), max_steps=100)
 
 
+def _fitness(task):
+    return lambda params, key: -task.loss_fn(params, (), None, key)[0]
+
+
 def test_rollouts_are_pure_functions_of_their_keys(cartpole):
-    params = cartpole.init(jax.random.key(1))
-    fitness = jax.jit(cartpole.fitness)
+    params, state = cartpole.init(jax.random.key(1))
+    assert state == ()
+    fitness = jax.jit(_fitness(cartpole))
     keys = jax.random.split(jax.random.key(2), 8)
     first = np.array([fitness(params, k) for k in keys])
     again = np.array(jax.vmap(fitness, in_axes=(None, 0))(params, keys))
@@ -79,9 +84,18 @@ def test_box_actions_are_squashed_into_the_action_space():
 
 def test_pendulum_returns_are_negative_and_reproducible():
     task = rl.gymnax_task("Pendulum-v1", MLPPolicy((8,), 1), max_steps=50)
-    params = task.init(jax.random.key(0))
-    a, b = (float(jax.jit(task.fitness)(params, jax.random.key(3))) for _ in range(2))
+    params, _ = task.init(jax.random.key(0))
+    a, b = (float(jax.jit(_fitness(task))(params, jax.random.key(3))) for _ in range(2))
     assert a == b and a < 0
+
+
+def test_the_evaluation_averages_eval_episodes_episodes_of_its_key(cartpole):
+    params, _ = cartpole.init(jax.random.key(1))
+    key = jax.random.key(5)
+    found = jax.jit(cartpole.eval_fn)(params, (), None, key)["fitness"]
+    keys = jax.random.split(key, 8)  # eval_episodes = 8 by default
+    expected = np.mean([float(_fitness(cartpole)(params, k)) for k in keys])
+    assert float(found) == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -92,6 +106,7 @@ def test_pendulum_returns_are_negative_and_reproducible():
         (dict(max_steps=501), ValueError, "max_steps must be <= the environment's .* = 500"),
         (dict(max_steps=0), ValueError, "max_steps must be an integer >= 1"),
         (dict(episodes=0), ValueError, "episodes must be an integer >= 1"),
+        (dict(eval_episodes=0), ValueError, "eval_episodes must be an integer >= 1"),
         (
             dict(policy=MLPPolicy((4,), 1)),
             ValueError,
@@ -111,15 +126,23 @@ def test_a_missing_environment_package_says_how_to_install():
         rl._import("no_such_package_for_this_test", "brax")
 
 
-# --- measure with an ESTask -------------------------------------------------------------
+# --- measure with the ES estimator ------------------------------------------------------
 
 
 def _quadratic():
     target = jnp.linspace(-1.0, 1.0, 12)
-    return subspace.ESTask(
-        init=lambda k: {"w": 0.1 * jax.random.normal(k, (12,))},
-        fitness=lambda p, k: -jnp.sum((p["w"] - target) ** 2),
+
+    def distance(p):
+        return jnp.sum((p["w"] - target) ** 2)
+
+    return subspace.Task(
+        init=lambda k: ({"w": 0.1 * jax.random.normal(k, (12,))}, ()),
+        loss_fn=lambda p, s, b, k: (distance(p), (s, {})),
+        eval_fn=lambda p, s, b, k: {"fitness": -distance(p)},
     )
+
+
+ES = subspace.estimators.es(16, 0.1)
 
 
 def _measure(tmp_path, **kw):
@@ -127,9 +150,9 @@ def _measure(tmp_path, **kw):
         _quadratic(),
         dims=[1, 4, 12],
         seeds=2,
-        optimizer=optax.adam(0.1),
-        baseline=optax.adam(0.05),
-        es=subspace.ES(population=16, sigma=0.1),
+        optimizer=subspace.Optimizer("adam", 0.1),
+        baseline=subspace.Optimizer("adam", 0.05),
+        estimator=ES,
         steps=60,
         metric="final_fitness",
         out=tmp_path / "m",
@@ -140,49 +163,27 @@ def _measure(tmp_path, **kw):
 
 def test_measure_trains_es_members_and_their_baseline(tmp_path):
     result = _measure(tmp_path)
-    assert result.complete and result.config["es"]["population"] == 16
-    assert result.config["baseline_es"] == result.config["es"]
+    schedule = result.config["schedule"]
+    assert result.complete and schedule["estimator"] == ES.to_json()
+    assert schedule["baseline_estimator"] is None  # the baseline trains with the estimator
     assert [r["seed"] for r in result.baseline] == [0, 1]
     ds, means = result.means("fastfood")
     assert list(ds) == [1, 4, 12] and means[2] > means[0]  # more directions, closer
     base = result.baseline_metric
     assert base > np.mean([r["initial_fitness"] for r in result.baseline])  # ES improved
     assert result.threshold == pytest.approx(0.9 * base)
-    # Each member equals itself trained alone through the library's ES sweep.
+    # Each member equals itself trained alone through the library's one sweep.
     alone = subspace.train_group(
-        subspace.make_es_sweep(
-            _quadratic(), optax.adam(0.1), projection="fastfood", width=12, population=16, sigma=0.1
+        subspace.make_sweep(
+            _quadratic(), optax.adam(0.1), projection="fastfood", width=12, estimator=ES
         ),
         (np.array([4]), np.array([1])),
         steps=60,
     )
     (member,) = [r for r in result.members if (r["d"], r["seed"]) == (4, 1)]
     assert member["final_fitness"] == pytest.approx(float(alone["final_fitness"][0]), rel=1e-6)
-    saved = json.loads((tmp_path / "m" / "results.json").read_text())
-    assert saved["config"]["es"] == result.config["es"]
-
-
-def test_measure_refuses_es_settings_for_a_gradient_task(tmp_path):
-    task = subspace.Task(init=lambda k: ({"w": jnp.zeros(3)}, ()), loss_fn=None)
-    with pytest.raises(ValueError, match="es and baseline_es are for an ESTask"):
-        subspace.measure(
-            task,
-            dims=[1],
-            optimizer=optax.sgd(0.1),
-            steps=1,
-            threshold=0.0,
-            es=subspace.ES(population=4, sigma=0.1),
-        )
-    with pytest.raises(ValueError, match="an ESTask takes no data, epochs or batch_size"):
-        subspace.measure(
-            _quadratic(),
-            dims=[1],
-            optimizer=optax.sgd(0.1),
-            steps=1,
-            threshold=0.0,
-            es=subspace.ES(population=4, sigma=0.1),
-            batch_size=4,
-        )
+    assert result.measurement.schedule.estimator == ES  # rebuilt from the results file
+    assert subspace.SweepResult.load(tmp_path / "m").measurement == result.measurement
 
 
 # --- the RL configs -----------------------------------------------------------------------
@@ -197,12 +198,12 @@ def test_rl_config_smoke_run(name, D, tmp_path, capsys):
         pytest.skip("humanoid_es needs brax (the [brax] extra, about 1 GB), not installed")
     run.main([name, "--smoke", "--out", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["complete"] and results["config"]["D"] == D
+    assert results["complete"] and results["D"] == D
     assert len(results["baseline"]) == 2 and len(results["members"]) == 4
     assert all(r["status"] == "ok" for r in results["members"] + results["baseline"])
     exp = config.load(name)
-    assert results["config"]["es"]["population"] == 4  # the smoke size
-    assert exp.es.population >= 32 and exp.seeds >= 3
+    assert results["config"]["schedule"]["estimator"]["population"] == 4  # the smoke size
+    assert exp.schedule.estimator.population >= 32 and len(exp.grid.seeds) >= 3
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("fastfood: d_int90 = ")
 
 

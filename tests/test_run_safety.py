@@ -9,13 +9,15 @@ import stat
 import subprocess
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
 from experiments import config as configs
 from experiments import run
-from subspace import measurement as measure
+from subspace import _groups as measure
 from subspace.checkpoint import GroupCheckpoint
+from subspace.results import SCHEMA_VERSION
 from tests.test_data import _mnist_arrays, _write_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,21 +91,27 @@ COMMITTED = sorted((ROOT / "experiments" / "results").glob("*/results.json"))
 def test_committed_results_match_what_the_current_config_writes(path, tmp_path):
     committed = json.loads(path.read_text())
     spec = _spec_of(path.parent.name)
-    args = run.build_parser().parse_args([spec, "--out", str(tmp_path / "x")])
-    expected = run.Settings.from_args(args).measurement(progress=False).config
-    assert committed["schema_version"] == run.SCHEMA_VERSION and committed["complete"]
-    assert committed["config"] == expected, (
+    exp = run.resolve(run.build_parser().parse_args([spec, "--out", str(tmp_path / "x")]))
+    assert committed["schema_version"] == SCHEMA_VERSION and committed["complete"]
+    assert committed["config"] == exp.measurement().to_json(), (
         "re-run or convert the committed results: python -m experiments.run "
         f"{spec} --out experiments/results/{path.parent.name} --overwrite"
     )
-    c = committed["config"]
+    params, _ = jax.eval_shape(exp.task.build().init, jax.random.key(0))
+    assert committed["D"] == sum(p.size for p in jax.tree_util.tree_leaves(params))
+    s = exp.schedule
+    steps = s.steps or s.epochs * (exp.task.train_size // s.batch_size)
+    assert committed["steps"] == steps
+    g = committed["config"]["grid"]
     keys = {(m["projection"], m["d"], m["seed"]) for m in committed["members"]}
-    assert {(p, d, s) for p in c["projections"] for d in c["dims"] for s in c["seeds"]} <= keys
+    assert {(p, d, s) for p in g["projections"] for d in g["dims"] for s in g["seeds"]} <= keys
+    # Rebuilt from the file, the experiment is the config's, whole.
+    rebuilt = configs.Experiment.from_results(committed["config"])
+    assert rebuilt.to_json() == {**exp.to_json(), "run": rebuilt.to_json()["run"]}
 
 
 def test_a_users_run_goes_to_a_git_ignored_folder():
-    args = run.build_parser().parse_args([])
-    out = run.Settings.from_args(args).out
+    out = Path(run.resolve(run.build_parser().parse_args([])).run.out)
     assert out == Path("runs/toy")
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", str(out / "results.json")], cwd=ROOT, check=False
@@ -122,9 +130,9 @@ def test_existing_results_are_never_replaced_without_resume_or_overwrite(tmp_pat
     assert (tmp_path / "results.json").read_bytes() == before
     # Another config is refused even with --resume; --overwrite starts again.
     error = _fails([*TOY, "--seed", "3", "--out", str(tmp_path), "--resume"], capsys)
-    assert "another config (differs in seeds)" in error
+    assert "another config (differs in config.grid.seeds)" in error
     assert run.main([*TOY, "--seed", "3", "--out", str(tmp_path), "--overwrite"]) == 0
-    assert json.loads((tmp_path / "results.json").read_text())["config"]["seeds"] == [3]
+    assert json.loads((tmp_path / "results.json").read_text())["config"]["grid"]["seeds"] == [3]
 
 
 def test_an_in_flight_checkpoint_is_not_deleted_without_resume(tmp_path, capsys):
@@ -156,7 +164,7 @@ def test_an_unwritable_out_is_refused(tmp_path, capsys):
 
 def test_a_batch_size_above_the_data_set_is_refused_before_loading(tmp_path, capsys):
     error = _fails(_image(tmp_path / "no-data", tmp_path / "out", "--batch-size", "100000"), capsys)
-    assert "--batch-size must be <= the 512 training examples" in error
+    assert "schedule.batch_size must be <= the 512 training examples" in error
 
 
 # 7. checkpoints ------------------------------------------------------------------------------

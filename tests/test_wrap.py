@@ -70,7 +70,7 @@ def test_linen_cnn_with_batchnorm_and_dropout_trains_only_z():
     )
     # θ − θ0 lies in the span of P: least squares on the explicit P leaves no residual.
     params = sub.params(state.z)
-    delta = subspace.ravel(params)[0] - sub.theta0
+    delta = subspace.flatten.ravel(params)[0] - sub.theta0
     P = jax.vmap(sub.delta)(jnp.eye(10)).T
     coef, *_ = np.linalg.lstsq(np.asarray(P), np.asarray(delta), rcond=None)
     np.testing.assert_allclose(P @ coef, delta, atol=1e-5)

@@ -8,7 +8,7 @@ In one process, with warm-up (compilation timed apart), repeats and medians:
    full-parameter training and of subspace training with each projection, for MNIST FC
    (D = 199,210) and MNIST LeNet (D = 44,426) at several d, and against D for FC nets of
    about 100k to 1.8M parameters at d = 1000 (:mod:`.steps`);
-2. ``subspace.fwht`` against the C library ``fht_cpu`` (optional, ``pip install -e
+2. ``subspace.hadamard.fwht`` against the C library ``fht_cpu`` (optional, ``pip install -e
    ".[bench]"``), 2^10 .. 2^22 elements, results checked equal (:mod:`.hadamard`);
 3. a 16-value sweep over d on MNIST FC for one epoch, the batched engine against a
    sequential loop, end to end with compilation (:mod:`.sweep`);

@@ -34,10 +34,11 @@ import optax
 import subspace
 from experiments.benchmark.steps import random_batch, subspace_loss
 from experiments.benchmark.timing import load_average, machine_info, summarize
-from experiments.tasks import classification_task
 from models.fc import FC
+from subspace import projections
 from subspace.hadamard import fwht
 from subspace.projections import block_size_for
+from subspace.train import Trainer
 
 __all__ = ["main", "old_fastfood_apply"]
 
@@ -106,20 +107,20 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     load_before = load_average()
 
-    task = classification_task(FC(width=200, depth=2), (28, 28, 1))
+    task = subspace.linen_task(FC(width=200, depth=2), (28, 28, 1))
     init_key, proj_key, train_key, data_key = jax.random.split(jax.random.key(0), 4)
     params, model_state = task.init(init_key)
     batch = random_batch((28, 28, 1), args.batch_size, key=data_key)
     optimizer = optax.adam(1e-3)
 
-    steps: dict[str, tuple[subspace.Trainer, Any, Any]] = {
+    steps: dict[str, tuple[Trainer, Any, Any]] = {
         "plain": (subspace.make_trainer(task.loss_fn, optimizer), params, batch)
     }
     for shared in (False, True):
         suffix = "-shared" if shared else ""
         sub = subspace.wrap(params, args.d, key=proj_key, shared_input=shared)
         D = sub.D  # noqa: N806
-        new = subspace.fastfood(D, args.d, shared_input=shared).apply
+        new = projections.fastfood(D, args.d, shared_input=shared).apply
         old = old_fastfood_apply(D, args.d, shared_input=shared)
         explicit = (sub.theta0, sub.state), batch
         for label, apply in (("old", old), ("new", new)):

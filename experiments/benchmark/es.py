@@ -1,7 +1,7 @@
 """Evolution strategies on CartPole, end to end: the batched sweep against a sequential loop.
 
-Batched: :func:`subspace.make_es_sweep` + one :func:`subspace.train_group` call, every
-member (d, seed) in one compiled program. Sequential: the same members, one
+Batched: :func:`subspace.make_sweep` with the ES estimator + one :func:`subspace.train_group`
+call, every member (d, seed) in one compiled program. Sequential: the same members, one
 ``train_group`` call per member (group of one) on its own sweep of the same width, so
 the loop compiles one program of one member and reuses it (d and the seed are data,
 not constants). Both are timed from building the sweep to the evaluated results,
@@ -15,10 +15,10 @@ to and including the one that ends the episode (``1 - prev_terminal``, and the r
 of :func:`subspace.rl.episode_return` stops at the first ``done``), so an episode's
 return is its number of steps. ``train_group`` does not return the training episodes'
 returns, so they are counted by a replay: the batched sweep's ``init``, ``update`` (one
-generation, whose metric ``fitness_mean`` is the mean return of the population) and
+generation, whose ``loss`` is minus the mean return of the population) and
 ``evaluate`` run again under one ``jax.jit`` (untimed), and its trained z are checked
 bitwise equal to the timed runs' (so it counted the same episodes). Steps of a member =
-Σ_generations fitness_mean · population · episodes + (initial + final evaluation
+Σ_generations (-loss) · population · episodes + (initial + final evaluation
 fitness) · eval_episodes · episodes; every such product must be an integer (checked).
 These are the steps of the episodes (the environment transitions a sequential CPU
 rollout would take); under ``vmap`` an episode's ``while_loop`` runs until the longest
@@ -41,6 +41,7 @@ from experiments.benchmark.timing import load_average
 from models import MLPPolicy
 from subspace.flatten import ravel
 from subspace.rl import gymnax_task
+from subspace.sweep import Sweep
 
 __all__ = ["ENV", "compare_es", "count_steps"]
 
@@ -72,17 +73,17 @@ def compare_es(
     n = len(ds)
     width = int(ds.max())
     policy = MLPPolicy(hidden=hidden, outputs=2)
-    task = gymnax_task(ENV, policy, max_steps=max_steps, episodes=episodes)
+    task = gymnax_task(
+        ENV, policy, max_steps=max_steps, episodes=episodes, eval_episodes=eval_episodes
+    )
 
     def make():
-        return subspace.make_es_sweep(
+        return subspace.make_sweep(
             task,
             optax.adam(lr),
             projection=projection,
             width=width,
-            population=population,
-            sigma=sigma,
-            eval_episodes=eval_episodes,
+            estimator=subspace.estimators.es(population, sigma),
         )
 
     load_at_start = load_average()
@@ -128,7 +129,7 @@ def compare_es(
     record = {
         "env": ENV,
         "policy": f"MLP 4-{'-'.join(map(str, hidden))}-2, tanh, argmax action",
-        "D": int(ravel(task.init(jax.random.key(0)))[0].size),
+        "D": int(ravel(task.init(jax.random.key(0))[0])[0].size),
         "projection": projection,
         "width": width,
         "ds": ds.tolist(),
@@ -180,7 +181,7 @@ def compare_es(
 
 
 def count_steps(
-    sweep: subspace.Sweep,
+    sweep: Sweep,
     ds: np.ndarray,
     seeds: np.ndarray,
     generations: int,
@@ -202,7 +203,7 @@ def count_steps(
 
         def body(state, _):
             state, metrics = sweep.update(state, None)
-            return state, (metrics["fitness_mean"], metrics["fitness_max"])
+            return state, (-metrics["loss"], -metrics["loss_min"])
 
         state, (mean, best) = jax.lax.scan(body, state, None, length=generations)
         final = sweep.evaluate(state, None)["fitness"]

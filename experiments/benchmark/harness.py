@@ -52,7 +52,7 @@ class Sizes:
       batch_size: examples per step.
       repeats: timed repeats per measurement (the median is reported, with the IQR).
       min_repeat_s: calls per repeat are raised until one repeat lasts this long.
-      dense_max_bytes: the memory budget of a dense P; above it ``subspace.dense``
+      dense_max_bytes: the memory budget of a dense P; above it ``subspace.projections.dense``
         refuses and the measurement is recorded as skipped.
       fwht_sizes: the Walsh–Hadamard comparison's sizes: a length n (one 1-D transform)
         or a shape (a batch over the last axis, as fastfood runs it).

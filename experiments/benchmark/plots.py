@@ -99,7 +99,13 @@ def plot_fwht(path: Path, fwht: dict) -> str:
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
     rows = [r for r in fwht["rows"] if len(r.get("shape", [r["n"]])) == 1]  # 1-D only
     ns = [r["n"] for r in rows]
-    ax.plot(ns, [r["fwht_s"]["median_s"] * 1e6 for r in rows], "-o", ms=3, label="subspace.fwht")
+    ax.plot(
+        ns,
+        [r["fwht_s"]["median_s"] * 1e6 for r in rows],
+        "-o",
+        ms=3,
+        label="subspace.hadamard.fwht",
+    )
     ax.plot(
         ns,
         [r["butterfly_s"]["median_s"] * 1e6 for r in rows],

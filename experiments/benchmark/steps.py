@@ -1,7 +1,7 @@
 """Time per training step: full-parameter (plain) training against subspace training.
 
 Both runs use the same trainer (:func:`subspace.make_trainer`, Adam) on the same loss
-(:func:`experiments.tasks.classification_task`), on one random batch of the right shape;
+(:func:`subspace.linen_task`), on one random batch of the right shape;
 the subspace loss calls the task loss on ``sub.params(z)`` = θ0 + P z. What is timed is
 the jitted, donated ``trainer.step``, after its compilation (timed apart, ahead of time,
 with XLA's memory analysis of the same program).
@@ -19,7 +19,7 @@ import optax
 
 import subspace
 from experiments.benchmark.timing import measure
-from experiments.tasks import classification_task
+from subspace.train import Trainer
 
 __all__ = [
     "VARIANTS",
@@ -67,7 +67,7 @@ def grid(projections: tuple[str, ...], dims: tuple[int, ...]) -> tuple[tuple[str
 
 def param_count(net: Net) -> int:
     """D, the number of parameters of ``net`` (from shapes only, nothing allocated)."""
-    task = classification_task(net.model, net.input_shape)
+    task = subspace.linen_task(net.model, net.input_shape)
     params, _ = jax.eval_shape(task.init, jax.random.key(0))
     return sum(math.prod(p.shape) for p in jax.tree_util.tree_leaves(params))
 
@@ -97,7 +97,7 @@ def subspace_loss(task_loss: Any) -> Any:
 
 
 def time_trainer(
-    trainer: subspace.Trainer,
+    trainer: Trainer,
     z: Any,
     model_state: Any,
     batch: Any,
@@ -152,7 +152,7 @@ def step_records(
     A subspace the library refuses to build (dense P over ``dense_max_bytes``, d > D) is
     recorded with ``status: "skipped"`` and the library's message as ``reason``.
     """
-    task = classification_task(net.model, net.input_shape)
+    task = subspace.linen_task(net.model, net.input_shape)
     init_key, proj_key, train_key, data_key = jax.random.split(jax.random.key(seed), 4)
     params, model_state = task.init(init_key)
     D = param_count(net)  # noqa: N806 -- the paper's symbol

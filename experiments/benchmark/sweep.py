@@ -4,7 +4,7 @@ Batched: :func:`subspace.make_sweep` + :func:`subspace.train_group`, every membe
 compiled program. Sequential: the same members trained one by one as the original code
 did, each rebuilt with :func:`subspace.sweep.member_subspace` and trained by its own
 jitted ``make_trainer(...).step`` (so each compiles its own program). Both see the same
-minibatches (:func:`subspace.loop.step_indices`), evaluate on the training set at the
+minibatches (:func:`subspace.data.step_indices`), evaluate on the training set at the
 end, and are timed from building the model to the evaluated result, compilation
 included. The trained z of both are compared, to check that they trained the same thing.
 """
@@ -21,9 +21,8 @@ import optax
 
 import subspace
 from experiments.benchmark.steps import Net, param_count
-from experiments.tasks import classification_task
-from subspace.loop import step_indices
-from subspace.sweep import member_subspace
+from subspace.data import step_indices
+from subspace.sweep import Member, member_subspace
 
 __all__ = ["compare_sweep", "random_data"]
 
@@ -57,7 +56,7 @@ def compare_sweep(
     steps = steps or examples // batch_size
     ds = np.asarray(dims)
     seeds = np.zeros_like(ds)
-    task = classification_task(net.model, net.input_shape)
+    task = subspace.linen_task(net.model, net.input_shape)
     width = int(ds.max())
     eval_batch = math.gcd(examples, EVAL_BATCH)  # whole batches: one compiled shape
 
@@ -111,7 +110,7 @@ def compare_sweep(
 def _train_one(task, d, seed, width, projection, lr, x, y, rows, eval_batch):
     """Member (d, seed) alone, its own jit: returns its trained z and training accuracy."""
     sub, model_state, train_key = member_subspace(
-        task, subspace.Member(d, seed), projection=projection, width=width
+        task, Member(d, seed), projection=projection, width=width
     )
 
     # Closed over, as in the README's example: each member compiles its own program.
@@ -119,7 +118,7 @@ def _train_one(task, d, seed, width, projection, lr, x, y, rows, eval_batch):
         return task.loss_fn(sub.params(z), model_state, batch, key)
 
     def eval_fn(z, model_state, batch):
-        return task.eval_fn(sub.params(z), model_state, batch)
+        return task.eval_fn(sub.params(z), model_state, batch, None)
 
     trainer = subspace.make_trainer(loss_fn, optax.adam(lr), eval_fn=eval_fn)
     state = trainer.init(sub.zeros(), key=train_key, model_state=model_state)

@@ -24,7 +24,7 @@ experiments/results/breakout_es/timings.json (about half an hour).
 """
 
 from experiments.rl_configs import es_experiment
-from models import ConvPolicy
+from experiments.tasks import Model
 
 DIMS = (30, 100, 300, 1000, 3000, 10000)
 
@@ -33,7 +33,7 @@ def get_config(smoke: bool = False):
     return es_experiment(
         "breakout_es",
         env="Breakout-MinAtar",
-        policy=ConvPolicy(convs=((16, 3, 1),), hidden=32, outputs=3),
+        policy=Model("conv_policy", {"convs": [[16, 3, 1]], "hidden": 32, "outputs": 3}),
         dims=DIMS,
         smoke=smoke,
         generations=200,

@@ -16,7 +16,7 @@ experiments/results/cartpole_es/timings.json (a few minutes).
 """
 
 from experiments.rl_configs import es_experiment
-from models import MLPPolicy
+from experiments.tasks import Model
 
 DIMS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
 
@@ -25,7 +25,7 @@ def get_config(smoke: bool = False):
     return es_experiment(
         "cartpole_es",
         env="CartPole-v1",
-        policy=MLPPolicy(hidden=(20, 20), outputs=2),
+        policy=Model("mlp_policy", {"hidden": [20, 20], "outputs": 2}),
         dims=DIMS,
         smoke=smoke,
         generations=50,

@@ -12,7 +12,7 @@ experiments/results/cifar_fc/timings.json.
 """
 
 from experiments.image_configs import image_experiment
-from models import FC
+from experiments.tasks import Model
 
 DIMS = (1000, 2000, 3000, 5000, 7500, 10000, 15000)
 
@@ -21,7 +21,7 @@ def get_config(smoke: bool = False):
     return image_experiment(
         "cifar_fc",
         dataset="cifar10",
-        model=FC(width=200, depth=2),
+        model=Model("fc", {"width": 200, "depth": 2}),
         dims=DIMS,
         smoke=smoke,
         epochs=10,

@@ -11,12 +11,12 @@ runtime on a 2-core CPU: see experiments/results/cifar_lenet/timings.json.
 """
 
 from experiments.image_configs import image_experiment
-from models import LeNet
+from experiments.tasks import Model
 
 DIMS = (1000, 2000, 3000, 5000, 8000)
 
 
 def get_config(smoke: bool = False):
     return image_experiment(
-        "cifar_lenet", dataset="cifar10", model=LeNet(), dims=DIMS, smoke=smoke, epochs=5
+        "cifar_lenet", dataset="cifar10", model=Model("lenet"), dims=DIMS, smoke=smoke, epochs=5
     )

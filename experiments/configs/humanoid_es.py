@@ -16,7 +16,7 @@ months); its smoke test (tests/test_rl.py) runs where brax is installed.
 """
 
 from experiments.rl_configs import es_experiment
-from models import MLPPolicy
+from experiments.tasks import Model
 
 DIMS = (100, 200, 400, 700, 1000, 1500, 2000, 3000)
 
@@ -26,7 +26,7 @@ def get_config(smoke: bool = False):
         "humanoid_es",
         env="humanoid",
         suite="brax",
-        policy=MLPPolicy(hidden=(256, 256), outputs=17),
+        policy=Model("mlp_policy", {"hidden": [256, 256], "outputs": 17}),
         dims=DIMS,
         smoke=smoke,
         smoke_dims=(2, 4),

@@ -10,12 +10,17 @@ runtime on a 2-core CPU: see experiments/results/mnist_fc/timings.json.
 """
 
 from experiments.image_configs import image_experiment
-from models import FC
+from experiments.tasks import Model
 
 DIMS = (100, 200, 300, 400, 500, 600, 700, 800, 1000, 1250, 1500)
 
 
 def get_config(smoke: bool = False):
     return image_experiment(
-        "mnist_fc", dataset="mnist", model=FC(width=200, depth=2), dims=DIMS, smoke=smoke, epochs=5
+        "mnist_fc",
+        dataset="mnist",
+        model=Model("fc", {"width": 200, "depth": 2}),
+        dims=DIMS,
+        smoke=smoke,
+        epochs=5,
     )

@@ -12,7 +12,7 @@ Commands (one per variant, then the summary plot):
 """
 
 from experiments.image_configs import image_experiment
-from models import FC
+from experiments.tasks import Model
 
 WIDTHS = (50, 100, 200, 400)
 DEPTHS = (1, 2, 3, 4)
@@ -40,7 +40,7 @@ def get_config(smoke: bool = False, variant: str = "w200d2"):
     return image_experiment(
         f"mnist_fc_family_{variant}",
         dataset="mnist",
-        model=FC(width=width, depth=depth),
+        model=Model("fc", {"width": width, "depth": depth}),
         dims=DIMS,
         smoke=smoke,
         epochs=5,

@@ -11,14 +11,14 @@ shuffled pixels too. Expected runtime on a 2-core CPU: see the results' timings.
 
 from experiments.configs.mnist_fc import DIMS
 from experiments.image_configs import image_experiment
-from models import FC
+from experiments.tasks import Model
 
 
 def get_config(smoke: bool = False):
     return image_experiment(
         "mnist_fc_shuffled_pixels",
         dataset="mnist",
-        model=FC(width=200, depth=2),
+        model=Model("fc", {"width": 200, "depth": 2}),
         dims=DIMS,
         smoke=smoke,
         epochs=5,

@@ -10,12 +10,12 @@ experiments/results/mnist_lenet/timings.json.
 """
 
 from experiments.image_configs import image_experiment
-from models import LeNet
+from experiments.tasks import Model
 
 DIMS = (100, 200, 300, 400, 600)
 
 
 def get_config(smoke: bool = False):
     return image_experiment(
-        "mnist_lenet", dataset="mnist", model=LeNet(), dims=DIMS, smoke=smoke, epochs=3
+        "mnist_lenet", dataset="mnist", model=Model("lenet"), dims=DIMS, smoke=smoke, epochs=3
     )

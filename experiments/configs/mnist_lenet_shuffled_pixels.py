@@ -9,7 +9,7 @@ shuffled pixels too. Expected runtime on a 2-core CPU: see the results' timings.
 """
 
 from experiments.image_configs import image_experiment
-from models import LeNet
+from experiments.tasks import Model
 
 DIMS = (500, 1000, 1500, 2000, 3000)
 
@@ -18,7 +18,7 @@ def get_config(smoke: bool = False):
     return image_experiment(
         "mnist_lenet_shuffled_pixels",
         dataset="mnist",
-        model=LeNet(),
+        model=Model("lenet"),
         dims=DIMS,
         smoke=smoke,
         epochs=3,

@@ -12,7 +12,7 @@ Command:
 """
 
 from experiments.image_configs import image_experiment
-from models import FC
+from experiments.tasks import Model
 
 DIMS = (1000, 2500, 5000, 10000, 20000, 40000)
 
@@ -21,11 +21,11 @@ def get_config(smoke: bool = False):
     return image_experiment(
         "mnist_shuffled_labels",
         dataset="mnist",
-        model=FC(width=200, depth=2),
+        model=Model("fc", {"width": 200, "depth": 2}),
         dims=DIMS,
         smoke=smoke,
         epochs=50,
         metric="train_accuracy",
-        limit=5000,
+        train_limit=5000,
         label_fraction=1.0,
     )

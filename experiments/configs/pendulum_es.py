@@ -17,7 +17,7 @@ experiments/results/pendulum_es/timings.json (a few minutes).
 """
 
 from experiments.rl_configs import es_experiment
-from models import MLPPolicy
+from experiments.tasks import Model
 
 DIMS = (2, 4, 8, 12, 16, 24, 32, 48, 64, 128)
 BASELINE_SIGMA, BASELINE_LR = 0.1, 0.05
@@ -27,7 +27,7 @@ def get_config(smoke: bool = False):
     return es_experiment(
         "pendulum_es",
         env="Pendulum-v1",
-        policy=MLPPolicy(hidden=(20, 20), outputs=1),
+        policy=Model("mlp_policy", {"hidden": [20, 20], "outputs": 1}),
         dims=DIMS,
         smoke=smoke,
         generations=300,

@@ -5,31 +5,34 @@ Command (the default main job):
 
 Hyperparameters: θ0 ~ N(0, 0.1²); L-BFGS (optax.lbfgs, its default zoom line search),
 300 full-batch steps; d = 1..20, 3 seeds, dense, sparse and fastfood. The metric is the
-final loss relative to the loss at θ0, "solved" below 1e-7 (experiments/toy.py explains
-the tolerance). Expected: d_int100 = 10 for every projection; about 20-30 s on a 2-core
-CPU, most of it compilation (one program per projection).
+final loss relative to the loss at θ0 (``final_loss/initial_loss``), "solved" below 1e-7
+(experiments/toy.py explains the tolerance). Expected: d_int100 = 10 for every projection;
+about 20-30 s on a 2-core CPU, most of it compilation (one program per projection).
 """
 
 from __future__ import annotations
 
+import subspace
 from experiments import toy
 from experiments.config import Experiment
+from experiments.tasks import ToyTask
 
 
 def get_config(smoke: bool = False) -> Experiment:
     return Experiment(
         name="toy",
-        task=toy.TASK,
-        optimizer=lambda lr: toy.optimizer(),
-        lr=1.0,  # L-BFGS sets its own step by line search; lr is unused
-        dims=(9, 10) if smoke else tuple(range(1, 21)),
-        seeds=1 if smoke else 3,
-        projections=("dense", "sparse", "fastfood"),
-        steps=toy.STEPS,
-        metric="relative_loss",
-        metric_fn=lambda r: r["final_loss"] / r["initial_loss"],
-        higher_is_better=False,
-        threshold=toy.TOLERANCE,
-        fraction=1.0,
-        baseline=False,
+        task=ToyTask(),
+        grid=subspace.Grid(
+            dims=(9, 10) if smoke else range(1, 21),
+            seeds=1 if smoke else 3,
+            projections=("dense", "sparse", "fastfood"),
+        ),
+        schedule=subspace.Schedule(subspace.Optimizer("lbfgs", None), steps=toy.STEPS),
+        readout=subspace.Readout(
+            metric="final_loss/initial_loss",
+            higher_is_better=False,
+            fraction=1.0,
+            threshold=toy.TOLERANCE,
+        ),
+        smoke=smoke,
     )

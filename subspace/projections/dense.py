@@ -32,8 +32,9 @@ def dense(
     Column j of P is drawn from ``jax.random.fold_in(key, j)`` as N(0, I_D) and divided by its
     norm, so every column has unit norm (to float rounding), and the first d columns of a
     wider projection with the same key are exactly this one (a sweep over d pads z and keeps
-    each member's P). The matrix is stored, D·d numbers: use :func:`subspace.fastfood` or
-    :func:`subspace.sparse` for large nets.
+    each member's P). The matrix is stored, D·d numbers: use
+    :func:`subspace.projections.fastfood` or :func:`subspace.projections.sparse` for large
+    nets.
 
     Args:
       D: number of parameters, the output dimension.

@@ -64,7 +64,7 @@ def fastfood(
     """Fastfood projection: P = stacked blocks V_b = c_b H G_b Π_b H B_b, cut to D rows.
 
     Each L×L block is V_b = c_b H G_b Π_b H B_b with B_b a random ±1 diagonal, H the
-    Walsh–Hadamard matrix (:func:`subspace.fwht`), Π_b a random permutation and G_b a
+    Walsh–Hadamard matrix (:func:`subspace.hadamard.fwht`), Π_b a random permutation and G_b a
     Gaussian diagonal; L = 2^ceil(log2 d) by default. z is zero-padded to L, every block is
     applied to it, the outputs are stacked (ceil(D/L) blocks) and the first D kept, as in Le
     et al.'s Fastfood. The original intrinsic-dimension code instead used one block with
@@ -99,7 +99,7 @@ def fastfood(
       dtype: floating dtype of the state, of z and of the output.
       fwht_method: the Walsh–Hadamard algorithm, ``"kronecker"`` (default, faster) or
         ``"butterfly"`` (the only one before version 0.2; the two agree to float rounding,
-        so use it to repeat an older run bit for bit). See :func:`subspace.fwht`.
+        so use it to repeat an older run bit for bit). See :func:`subspace.hadamard.fwht`.
       shared_input: share B and the first H across blocks, V_b = c_b H G_b Π_b (H B): the
         forward pass then runs one transform of length L plus one per block instead of two
         per block, and the backward pass sums the blocks before its last transform, so a

@@ -1,0 +1,165 @@
+"""Members trained in groups that fit the memory budget, each group checkpointed.
+
+A set of members (a projection's values of d × seeds, or the baseline's seeds) is split
+into equal groups (:mod:`subspace.memory`: the measured bytes of a one-member step against
+the budget per device); each group trains in one compiled program sharded over all
+devices (:func:`subspace.train_group`), saving its in-flight state every
+``checkpoint_every`` steps into a folder named after its members, so an interrupted group
+continues where it stopped. A group's records (one per member) go to ``on_group`` as soon
+as it is done, so the caller can write them before the next group starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from subspace._results_folder import CHECKPOINTS
+from subspace.checkpoint import GroupCheckpoint
+from subspace.data import Data
+from subspace.loop import train_group
+from subspace.measurement import Readout
+from subspace.memory import group_size, program_bytes
+from subspace.progress import Progress
+
+__all__ = ["member_records", "train_in_groups"]
+
+
+def _group_size(sweep, ds, seeds, data, batch_size, budget, mesh, progress) -> int:
+    """Members per group from a measured one-member step, reported."""
+    state = jax.eval_shape(sweep.init, ds[:1], seeds[:1])
+    state = jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), state)
+    if data is None:
+        batch = None
+    else:
+        x, y = data.train_x, data.train_y
+        batch = (
+            jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype),
+            jax.ShapeDtypeStruct((batch_size,), y.dtype),
+        )
+    per_member = program_bytes(sweep.update, state, batch)
+    data_bytes = 0 if data is None else data.train_x.nbytes
+    budget = max(budget - data_bytes, per_member)
+    devices = mesh.devices.size
+    n = len(ds)
+    size = group_size(n, per_member, budget, devices)
+    progress.message(
+        f"  memory: {per_member / 2**20:.1f} MB per member (XLA memory analysis of a "
+        f"one-member step), budget {budget / 2**20:.0f} MB per device -> groups of "
+        f"{size} ({math.ceil(n / size)} group(s), {devices} device(s))"
+    )
+    return size
+
+
+def train_in_groups(
+    kind: str,
+    sweep: Any,
+    keys: list[dict],
+    *,
+    steps: int,
+    data: Data | None,
+    schedule: Any,
+    readout: Readout,
+    identity: Any,
+    out: Path | None,
+    checkpoint_every: int,
+    budget: int,
+    mesh: Any,
+    progress: Progress,
+    on_group: Callable[[list[dict], float], None],
+) -> None:
+    """Trains the members ``keys`` (dicts with ``d`` and ``seed``; a baseline's have no
+    ``d`` and train all D parameters) in groups; calls ``on_group(records, wall)`` after
+    each group."""
+    ds = np.array([k.get("d", sweep.width) for k in keys])
+    seeds = np.array([k["seed"] for k in keys])
+    n = len(keys)
+    size = _group_size(sweep, ds, seeds, data, schedule.batch_size, budget, mesh, progress)
+    progress.start(kind, n * steps)
+    try:
+        for g, start in enumerate(range(0, n, size)):
+            sel = slice(start, start + size)
+            t0 = time.perf_counter()
+            checkpoint = None
+            if out is not None:
+                # Named after the group's members, so a resumed run finds only its own; the
+                # identity inside refuses one copied in from another group or run.
+                ident = {"config": identity, "kind": kind, "members": keys[sel]}
+                digest = hashlib.sha256(
+                    json.dumps([identity, keys[sel]], sort_keys=True).encode()
+                ).hexdigest()[:16]
+                checkpoint = GroupCheckpoint(out / CHECKPOINTS / f"{kind}-{digest}", identity=ident)
+            outputs = train_group(
+                sweep,
+                (ds[sel], seeds[sel]),
+                steps=steps,
+                data=data,
+                batch_size=schedule.batch_size,
+                shuffle_seed=schedule.shuffle_seed,
+                per_member_shuffle=schedule.per_member_shuffle,
+                group_size=size,
+                mesh=mesh,
+                on_steps=progress.update,
+                checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every,
+            )
+            wall = time.perf_counter() - t0
+            records = member_records(keys[sel], sweep.width, steps, outputs, readout)
+            on_group(records, wall)
+            if checkpoint is not None and jax.process_index() == 0:
+                checkpoint.clear()
+                with contextlib.suppress(OSError):  # only if no other group's is left
+                    checkpoint.directory.parent.rmdir()
+            progress.message(
+                f"  {kind} group {g + 1}/{math.ceil(n / size)}: {_summary(records, readout, wall)}"
+            )
+    finally:
+        progress.close()
+
+
+def member_records(
+    keys: list[dict], width: int, steps: int, outputs: dict, readout: Readout
+) -> list[dict]:
+    """One record per member. A diverged member (a NaN/inf loss, or a non-finite metric)
+    keeps no measured value: it can never count as reaching a threshold."""
+    values = readout.values(outputs)
+    records = []
+    for i, key in enumerate(keys):
+        ok = bool(outputs["finite"][i]) and bool(np.isfinite(values[i]))
+        measured = {
+            name: float(v[i]) if ok and np.isfinite(v[i]) else None
+            for name, v in sorted(outputs.items())
+            if name not in ("finite", "z")
+        }
+        records.append(
+            {
+                **key,
+                "width": 0 if "d" not in key else width,
+                "steps": steps,
+                "status": "ok" if ok else "diverged",
+                **measured,
+                readout.metric: float(values[i]) if ok else None,
+            }
+        )
+    return records
+
+
+def _summary(records: list[dict], readout: Readout, wall: float) -> str:
+    values = [r[readout.metric] for r in records if r[readout.metric] is not None]
+    best = (max if readout.higher_is_better else min)(values) if values else None
+    diverged = sum(r["status"] == "diverged" for r in records)
+    ds = [r["d"] for r in records if "d" in r]
+    span = f", d {min(ds)}..{max(ds)}" if ds else ""
+    return (
+        f"{len(records)} members{span}, {wall:.1f} s, best {readout.metric} "
+        f"{best if best is None else f'{best:.4g}'}, {diverged} diverged"
+    )
