@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments import config as configs
-from experiments.plots import plot_sweep
+from experiments.plots import plot_result
 from subspace.results import SweepResult, write_csv, write_results
 
 RENAMED = {
@@ -116,17 +116,7 @@ def convert(folder: Path) -> str:
     write_results(folder, result, timings, timings_doc)
     write_csv(folder / "results.csv", result.members, result.baseline, timings)
     if metric != old["metric"]:
-        plot_sweep(
-            folder / "sweep.png",
-            result.members,
-            metric=metric,
-            label=exp.label,
-            threshold=result.threshold,
-            d_ints={p: v["d"] for p, v in result.d_int.items()},
-            baseline=result.baseline_metric,
-            log_y=not exp.readout.higher_is_better,
-            title=f"{exp.name}: D = {D:,}",
-        )
+        plot_result(folder / "sweep.png", exp, result)
     return f"{folder}: converted to schema 3" + (
         f" (metric {old['metric']} -> {metric})" if metric != old["metric"] else ""
     )

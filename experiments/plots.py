@@ -10,7 +10,22 @@ import numpy as np
 from experiments.io import atomic_write_bytes
 from subspace.intrinsic import mean_by_d
 
-__all__ = ["plot_sweep"]
+__all__ = ["plot_result", "plot_sweep"]
+
+
+def plot_result(path: Path, exp, result) -> None:
+    """:func:`plot_sweep` of an experiment's :class:`subspace.SweepResult`."""
+    plot_sweep(
+        path,
+        result.members,
+        metric=exp.readout.metric,
+        label=exp.label,
+        threshold=result.threshold,
+        d_ints={p: v["d"] for p, v in result.d_int.items()},
+        baseline=result.baseline_metric,
+        log_y=not exp.readout.higher_is_better,
+        title=f"{exp.name}: D = {result.D:,}",
+    )
 
 
 def plot_sweep(

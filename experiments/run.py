@@ -33,7 +33,7 @@ import numpy as np
 import subspace
 from experiments import config as configs
 from experiments.data.paths import DATA_DIR_ENV
-from experiments.plots import plot_sweep
+from experiments.plots import plot_result
 from subspace.checkpoint import CheckpointError
 from subspace.config import override, parse_value
 from subspace.measurement import MAX_DIMS
@@ -270,17 +270,7 @@ def _load_data(exp: configs.Experiment, data_dir: str | None, download: bool) ->
 def report(exp: configs.Experiment, result: subspace.SweepResult) -> None:
     """The plot, the table of mean metric per d, and one line per projection."""
     out, metric, projections = Path(exp.run.out), exp.readout.metric, exp.grid.projections
-    plot_sweep(
-        out / "sweep.png",
-        result.members,
-        metric=metric,
-        label=exp.label,
-        threshold=result.threshold,
-        d_ints={p: v["d"] for p, v in result.d_int.items()},
-        baseline=result.baseline_metric,
-        log_y=not exp.readout.higher_is_better,
-        title=f"{exp.name}: D = {result.D:,}",
-    )
+    plot_result(out / "sweep.png", exp, result)
     print(f"\nmean {metric} over seeds")
     print("       d  " + "  ".join(f"{p:>10}" for p in projections))
     table = {p: dict(zip(*result.means(p), strict=True)) for p in projections}

@@ -23,7 +23,7 @@ from subspace.flax_tasks import nnx_task
 from subspace.loop import train_group
 from subspace.measurement import Grid
 from subspace.measurement import Measurement
-from subspace.measurement import Readout
+from subspace.readout import Readout
 from subspace.measurement import Run
 from subspace.measurement import Schedule
 from subspace.optimizers import Optimizer

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from subspace import config
 from subspace._checks import check_bool, check_float, check_int
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Estimate",
     "Estimator",
     "backprop",
+    "check_estimator",
     "es",
     "from_json",
     "to_json",
@@ -83,11 +85,8 @@ class Estimator(Protocol):
     ) -> Estimate: ...
 
 
-@dataclasses.dataclass(frozen=True)
-class Backprop:
-    """The value and gradient of the loss by reverse-mode autodiff (``jax.value_and_grad``)."""
-
-    name = "backprop"
+class _Stateless:
+    """What the estimators here share: no state of their own, JSON with their name."""
 
     def to_json(self) -> dict:
         return to_json(self)
@@ -95,6 +94,13 @@ class Backprop:
     def init(self, z: Any, key: jax.Array) -> tuple:
         del z, key
         return ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Backprop(_Stateless):
+    """The value and gradient of the loss by reverse-mode autodiff (``jax.value_and_grad``)."""
+
+    name = "backprop"
 
     def estimate(self, loss_fn, z, model_state, batch, key, state, *, mask=None, D=None):  # noqa: N803
         del mask, D  # a masked loss already gives masked coordinates zero gradient
@@ -104,7 +110,7 @@ class Backprop:
 
 
 @dataclasses.dataclass(frozen=True)
-class ES:
+class ES(_Stateless):
     """Evolution strategies: the gradient of the Gaussian-smoothed loss from its values.
 
     A call draws ε_1..ε_n ~ N(0, I) over the coordinates in use (mirrored pairs ±ε with
@@ -145,13 +151,6 @@ class ES:
         object.__setattr__(self, "population", population)
         object.__setattr__(self, "sigma", check_float(self.sigma, "sigma", where, positive=True))
         check_bool(self.sigma_in_theta, "sigma_in_theta", where=where)
-
-    def to_json(self) -> dict:
-        return to_json(self)
-
-    def init(self, z: Any, key: jax.Array) -> tuple:
-        del z, key
-        return ()
 
     def estimate(self, loss_fn, z, model_state, batch, key, state, *, mask=None, D=None):  # noqa: N803
         flat, unravel = ravel_pytree(z)
@@ -218,14 +217,7 @@ def from_json(doc: Any) -> Any:
             f"estimator must be one of {sorted(ESTIMATORS)} as {{'name': ..., ...}}; got {doc!r}"
         )
     fields = {k: v for k, v in doc.items() if k != "name"}
-    cls = ESTIMATORS[doc["name"]]
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise ValueError(
-            f"estimator {doc['name']!r} has no field {unknown[0]!r}; its fields are {sorted(known)}"
-        )
-    return cls(**fields)
+    return config.from_json(ESTIMATORS[doc["name"]], fields, f"estimator {doc['name']!r}")
 
 
 def check_estimator(estimator: Any, where: str) -> Any:

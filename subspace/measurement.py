@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import numbers
 import os
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,12 +36,12 @@ from subspace.config import from_json, to_json
 from subspace.estimators import Backprop, check_estimator
 from subspace.optimizers import Optimizer
 from subspace.projections import PROJECTIONS
+from subspace.readout import Readout
 
 __all__ = [
     "MAX_DIMS",
     "Grid",
     "Measurement",
-    "Readout",
     "Run",
     "Schedule",
     "split_keywords",
@@ -183,74 +181,6 @@ class Schedule:
     def baseline_estimator_or_default(self) -> Any:
         """The baseline's estimator: ``baseline_estimator``, else ``estimator``."""
         return self.estimator if self.baseline_estimator is None else self.baseline_estimator
-
-
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_METRIC = re.compile(rf"^\s*({_NAME})\s*(?:([/-])\s*({_NAME})\s*)?$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Readout:
-    """How d_int is read from the members' results.
-
-    Attributes:
-      metric: the value d_int is read from: an output of :func:`subspace.train_group`
-        (``test_<name>`` / ``train_<name>`` of the task's metrics with data,
-        ``final_<name>`` / ``initial_<name>`` without, ``last_step_loss``), or the ratio or
-        difference of two (``"final_loss/initial_loss"``: the loss relative to θ0's;
-        ``"final_fitness-initial_fitness"``: the gain over θ0). Members record it under
-        this name.
-      higher_is_better: True for an accuracy or a return, False for a loss.
-      fraction: d_int is read at ``fraction`` × the baseline's mean metric: 0.9 for
-        d_int90, 1.0 for d_int100.
-      threshold: an absolute threshold instead (then no baseline is needed).
-    """
-
-    metric: str = "test_accuracy"
-    higher_is_better: bool = True
-    fraction: float = 0.9
-    threshold: float | None = None
-
-    def __post_init__(self) -> None:
-        where = "Readout"
-        found = _METRIC.match(self.metric) if isinstance(self.metric, str) else None
-        if found is None:
-            _fail(
-                where,
-                "metric",
-                "a metric name (e.g. 'test_accuracy'), or 'a/b' or 'a-b' of two",
-                self.metric,
-                TypeError if not isinstance(self.metric, str) else ValueError,
-            )
-        a, op, b = found.groups()
-        object.__setattr__(self, "metric", a if op is None else f"{a}{op}{b}")
-        check_bool(self.higher_is_better, "higher_is_better", where=where)
-        fraction = self.fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
-            _fail(where, "fraction", "a number in (0, 1]", fraction, TypeError)
-        if not 0 < fraction <= 1:
-            _fail(where, "fraction", "a number in (0, 1]", fraction)
-        object.__setattr__(self, "fraction", float(fraction))
-        t = self.threshold
-        if t is not None and (
-            isinstance(t, bool) or not isinstance(t, numbers.Real) or not math.isfinite(t)
-        ):
-            _fail(where, "threshold", "a finite number or None", t, TypeError)
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """The outputs of :func:`subspace.train_group` the metric is computed from."""
-        return tuple(re.split(r"[/-]", self.metric))
-
-    def values(self, outputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The metric of every member from :func:`subspace.train_group`'s outputs."""
-        a, *b = self.inputs
-        x = np.asarray(outputs[a])
-        if b:  # in the outputs' own dtype (float32), then widened as a single name is
-            y = np.asarray(outputs[b[0]])
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                x = x / y if "/" in self.metric else x - y
-        return np.asarray(x, np.float64)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 import optax
 
 from subspace._checks import check_float
+from subspace.config import from_json
 
 __all__ = ["Optimizer"]
 
@@ -96,18 +97,7 @@ class Optimizer:
     @classmethod
     def from_json(cls, doc: Any) -> Optimizer:
         """The optimiser :meth:`to_json` wrote (a clear error for anything else)."""
-        if not isinstance(doc, Mapping):
-            raise ValueError(
-                "optimizer must be an object {'name', 'learning_rate', 'weight_decay', "
-                f"'options'}}; got {doc!r}"
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(doc) - known)
-        if unknown:
-            raise ValueError(
-                f"Optimizer has no field {unknown[0]!r}; its fields are {sorted(known)}"
-            )
-        return cls(**doc)
+        return from_json(cls, doc)
 
     def __str__(self) -> str:
         parts = [] if self.learning_rate is None else [f"{self.learning_rate:g}"]

@@ -59,6 +59,7 @@ MODULES = [
     "subspace.optimizers",
     "subspace.config",
     "subspace.measurement",
+    "subspace.readout",
     "subspace.runner",
     "subspace.progress",
     "subspace.results",

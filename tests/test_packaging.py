@@ -99,7 +99,7 @@ def test_version_has_one_source():
         "attr": "subspace.__version__"
     }
     assert re.fullmatch(r"\d+\.\d+\.\d+", subspace.__version__)
-    assert subspace.__version__ == "0.4.0"
+    assert subspace.__version__ == "0.5.0"
 
 
 def test_dependencies_are_what_the_library_imports():
@@ -178,7 +178,7 @@ def test_license_changelog_citation():
     assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
     assert "END OF TERMS AND CONDITIONS" in license_text
     changelog = (ROOT / "CHANGELOG.md").read_text()
-    for version in ("0.1.0", "0.2.0", "0.3.0", subspace.__version__):
+    for version in ("0.1.0", "0.2.0", "0.3.0", "0.4.0", subspace.__version__):
         assert re.search(rf"^## \[?{re.escape(version)}\]?", changelog, re.M), version
     citation = (ROOT / "CITATION.cff").read_text()
     assert "cff-version: 1.2.0" in citation
