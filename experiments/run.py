@@ -240,7 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = subspace.measure(
                 task, exp.measurement(), data=loader, run=exp.run, progress=True
             )
-        except (subspace.SweepError, CheckpointError, ValueError, TypeError) as e:
+        except (subspace.SweepError, CheckpointError) as e:
+            raise UserError(e) from None
+        except (TypeError, ValueError) as e:  # measure's own refusals, before any work
+            if not str(e).startswith("measure: "):
+                raise  # anything else is a bug to see whole
             raise UserError(str(e).removeprefix("measure: ")) from None
     except UserError as e:
         parser.exit(2, f"error: {_one_line(e)}\n")

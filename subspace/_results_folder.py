@@ -62,14 +62,14 @@ class Previous:
 def check_out(out: Path) -> None:
     """Refuses an output folder that cannot be written, before any work."""
     if out.exists() and not out.is_dir():
-        raise ValueError(f"out {out} is a file, not a folder")
+        raise ValueError(f"measure: out {out} is a file, not a folder")
     parent = out
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise ValueError(f"out {out}: {parent} is a file, not a folder")
+        raise ValueError(f"measure: out {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"out {out}: {parent} is not writable")
+        raise ValueError(f"measure: out {out}: {parent} is not writable")
 
 
 def previous(

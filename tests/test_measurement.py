@@ -265,14 +265,27 @@ def test_a_diverged_baseline_stops_the_measurement(tmp_path):
     assert saved["baseline"][0]["status"] == "diverged" and not saved["members"]
 
 
-def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
+def _readme_snippet(name: str, tmp_path, monkeypatch) -> dict:
+    """Runs the README's ``<!-- snippet:NAME -->`` block as written, from ``tmp_path``."""
     readme = (ROOT / "README.md").read_text()
-    block = readme.split("<!-- snippet:measure -->")[1].split("<!-- snippet:end -->")[0]
+    block = readme.split(f"<!-- snippet:{name} -->")[1].split("<!-- snippet:end -->")[0]
     code = block.split("```python")[1].split("```")[0]
-    monkeypatch.chdir(tmp_path)  # the snippet writes to runs/mlp
+    monkeypatch.chdir(tmp_path)  # the snippets write to runs/
+    monkeypatch.syspath_prepend(str(ROOT))  # `from models import ...`, as from a checkout
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
-    result = namespace["result"]
+    return namespace
+
+
+def test_the_readme_rl_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
+    result = _readme_snippet("rl", tmp_path, monkeypatch)["result"]
+    assert result.complete and result.config["schedule"]["estimator"]["name"] == "es"
+    assert 100 < result.baseline_metric <= 500  # ES learns to balance (the maximum is 500)
+    assert SweepResult.load(tmp_path / "runs" / "cartpole").to_json() == result.to_json()
+
+
+def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
+    result = _readme_snippet("measure", tmp_path, monkeypatch)["result"]
     assert result.complete and result.baseline_metric > 0.9
     found = result.d_int["fastfood"]
     assert found["d"] in (4, 16, 64)  # reached inside the grid, not at d = 1
