@@ -1,4 +1,4 @@
-"""Test order: the slowest files first.
+"""Test order (the slowest files first) and one XLA compilation cache for the whole run.
 
 ``pytest`` runs the files on two worker processes (pytest-xdist, ``--dist loadfile`` in
 pyproject.toml): each file runs whole, in its own order, on one worker, and a worker takes
@@ -6,7 +6,22 @@ the next file when it is free. Starting the long files first (the whole-job runs
 notebooks, the subprocess tests) leaves the many short files to fill the gaps at the end,
 instead of one worker running a long file alone while the other waits. Within a file the
 order is unchanged; the files not named here follow in their usual (alphabetical) order.
+
+Most of a test's time is XLA compiling the same few programs again (the toy's sweep, a
+smoke config's step) in another test, worker, subprocess or notebook kernel. The run
+shares one persistent compilation cache (JAX's own, ``JAX_COMPILATION_CACHE_DIR``, in a
+fresh temporary folder removed at the end; the workers, subprocesses and kernels inherit
+it), so a program compiled once is loaded after that: the same executables, compiled on
+this machine in this run. A run that sets ``JAX_COMPILATION_CACHE_DIR`` itself keeps it.
 """
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_CACHE = pytest.StashKey[str]()
 
 # Longest first (measured on a 2-core CPU with --durations); a file missing from this list
 # only runs later, so the list needs no upkeep to stay correct.
@@ -24,6 +39,20 @@ SLOW_FIRST = [
     "test_multiprocess.py",
     "test_sharding.py",
 ]
+
+
+def pytest_configure(config):
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the controller, before any worker
+        folder = tempfile.mkdtemp(prefix="subspace-tests-xla-cache-")
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+        config.stash[_CACHE] = folder
+
+
+def pytest_unconfigure(config):
+    folder = config.stash.get(_CACHE, None)
+    if folder is not None:  # the process that made it
+        shutil.rmtree(folder, ignore_errors=True)
+        del os.environ["JAX_COMPILATION_CACHE_DIR"]
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -500,7 +500,7 @@ def test_non_finite_numbers_still_load_where_the_loader_does_not_look(tmp_path):
 
 
 def test_every_projection_option_has_a_bound():
-    for kind, factory in subspace.PROJECTIONS.items():
+    for kind, factory in subspace.projections.PROJECTIONS.items():
         params = inspect.signature(factory).parameters.values()
         options = {p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "dtype"}
         assert options == set(_compress_projection.OPTION_CHECKS[kind]), kind

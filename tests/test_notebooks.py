@@ -81,7 +81,7 @@ import experiments.run
 import subspace
 
 RUNS = Path({runs!r})
-_load, _main = experiments.data.load, experiments.run.main
+_load, _main, _measure = experiments.data.load, experiments.run.main, subspace.measure
 
 
 def _long_run_started(*args, **kwargs):
@@ -91,7 +91,11 @@ def _long_run_started(*args, **kwargs):
 def _toy_only(argv):  # the toy (30 s) is not a long run; shrunk here to save time
     if argv[0] != "toy":
         _long_run_started()
-    return _main([*argv, "--smoke", "--projection", "fastfood"])
+    subspace.measure = _measure  # the command line measures through the library
+    try:
+        return _main([*argv, "--smoke", "--projection", "fastfood"])
+    finally:
+        subspace.measure = _long_run_started
 
 
 def _load_small(*args, limit=None, **kwargs):  # full mode's data, cut to keep the test short
