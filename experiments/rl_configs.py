@@ -48,7 +48,9 @@ def es_experiment(
     the full-parameter ES baseline's ``metric``. ``weight_decay`` is L2 on z and on θ
     (``subspace.Optimizer(weight_decay=...)``). ``smoke`` keeps the first two values of d,
     2 seeds, 2 generations of 4, 20-step episodes and 2 evaluation episodes (or
-    ``smoke_dims``). ``suite`` is "gymnax" or "brax" (the ``[brax]`` extra)."""
+    ``smoke_dims``), and reads d_int at an absolute threshold of 0 (two generations need not
+    leave the baseline's return above 0, and a fraction of a return that is not is no
+    bar). ``suite`` is "gymnax" or "brax" (the ``[brax]`` extra)."""
     if smoke:
         population, max_steps, eval_episodes, generations = 4, 20, 2, 2
         dims = smoke_dims or dims[:2]
@@ -70,6 +72,6 @@ def es_experiment(
             baseline=subspace.Optimizer("adam", baseline_lr, weight_decay=weight_decay),
             baseline_estimator=subspace.estimators.es(population, baseline_sigma),
         ),
-        readout=subspace.Readout(metric=METRICS[metric]),
+        readout=subspace.Readout(metric=METRICS[metric], threshold=0.0 if smoke else None),
         smoke=smoke,
     )

@@ -33,7 +33,6 @@ import numpy as np
 import subspace
 from experiments import config as configs
 from experiments.data.paths import DATA_DIR_ENV
-from experiments.plots import plot_result
 from subspace.checkpoint import CheckpointError
 from subspace.config import override, parse_value
 from subspace.measurement import MAX_DIMS
@@ -111,8 +110,15 @@ def _assignment(text: str) -> tuple[str, object]:
     return path.strip(), parse_value(value)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose mistakes are one ``error:`` line (not the usage, then the error)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (python -m experiments.run --help lists the flags)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m experiments.run",
         description="Measure the intrinsic dimension of a config's model and task.",
     )
@@ -151,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="call jax.distributed.initialize() first (run the same command on every host)",
     )
+    add(
+        "--distributed-timeout",
+        type=_positive(int),
+        default=300,
+        help="seconds --distributed waits for the coordinator and the other hosts (300)",
+    )
+    add("--coordinator", help="--distributed elsewhere than a TPU pod or SLURM: HOST:PORT")
+    add("--num-processes", type=_positive(int), help="--distributed: how many processes")
+    add("--process-id", type=int, help="--distributed: this process's id, 0 .. N-1")
     add("--data-dir", help=f"folder of the offline dataset files (default ${DATA_DIR_ENV})")
     add("--download", action="store_true", help="let TFDS download the data set (Colab)")
     return parser
@@ -225,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(exp.to_json(), indent=2))
             return 0
         if args.distributed:
-            jax.distributed.initialize()  # the cluster is detected (Cloud TPU, SLURM, ...)
+            _initialize_distributed(args)
         try:
             task = exp.task.build()
         except (ValueError, ImportError) as e:
@@ -248,15 +263,59 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError(str(e).removeprefix("measure: ")) from None
     except UserError as e:
         parser.exit(2, f"error: {_one_line(e)}\n")
+    except KeyboardInterrupt as e:  # Ctrl-C: the library kept what was finished
+        said = _one_line(e) or "a second Ctrl-C: the group in flight is lost"
+        parser.exit(130, f"interrupted: {said}\n")
     if jax.process_index() == 0:  # the others trained the same members silently
         report(exp, result)
     return 0
+
+
+def _initialize_distributed(args: argparse.Namespace) -> None:
+    """``jax.distributed.initialize`` (on a Cloud TPU pod or in a SLURM job the cluster is
+    detected; elsewhere ``--coordinator``, ``--num-processes``, ``--process-id``), saying
+    what it waits for and for how long."""
+    given = {
+        "coordinator_address": args.coordinator,
+        "num_processes": args.num_processes,
+        "process_id": args.process_id,
+    }
+    timeout = args.distributed_timeout
+    print(
+        f"--distributed: joining the other processes through JAX's coordinator "
+        f"{args.coordinator or '(detected)'} (waiting at most {timeout} s; "
+        "--distributed-timeout changes it)",
+        flush=True,
+    )
+    try:
+        jax.distributed.initialize(
+            **{k: v for k, v in given.items() if v is not None}, initialization_timeout=timeout
+        )
+    except (ValueError, RuntimeError) as e:
+        raise UserError(
+            f"--distributed: {_one_line(e)} (on a Cloud TPU pod or in a SLURM job the cluster "
+            "is found by itself; elsewhere give --coordinator HOST:PORT, --num-processes N "
+            "and --process-id I, the same coordinator on every host)"
+        ) from None
+    print(
+        f"--distributed: process {jax.process_index()} of {jax.process_count()}, "
+        f"{jax.device_count()} devices in all",
+        flush=True,
+    )
 
 
 def _load_data(exp: configs.Experiment, data_dir: str | None, download: bool) -> subspace.Data:
     """The config's data, checked against its declared size (called after every check)."""
     try:
         data = exp.task.load(data_dir, download)
+    except FileNotFoundError as e:
+        # The loaders' message goes on to say where to download the files and how to use
+        # TFDS from Python; on the command line the flags say it.
+        found = _one_line(e).split(". Get ")[0].split(" TFDS failed too")[0].rstrip(".")
+        raise UserError(
+            f"{exp.name}: the data could not be loaded: {found}; give the folder of the files "
+            f"with --data-dir or ${DATA_DIR_ENV}, or let TFDS fetch the data set with --download"
+        ) from None
     except (OSError, ValueError) as e:
         raise UserError(
             f"{exp.name}: the data could not be loaded: {_one_line(e)} (give the folder "
@@ -274,7 +333,7 @@ def _load_data(exp: configs.Experiment, data_dir: str | None, download: bool) ->
 def report(exp: configs.Experiment, result: subspace.SweepResult) -> None:
     """The plot, the table of mean metric per d, and one line per projection."""
     out, metric, projections = Path(exp.run.out), exp.readout.metric, exp.grid.projections
-    plot_result(out / "sweep.png", exp, result)
+    result.plot(out / "sweep.png")
     print(f"\nmean {metric} over seeds")
     print("       d  " + "  ".join(f"{p:>10}" for p in projections))
     table = {p: dict(zip(*result.means(p), strict=True)) for p in projections}
@@ -283,14 +342,19 @@ def report(exp: configs.Experiment, result: subspace.SweepResult) -> None:
         print(f"{d:8d}  " + "  ".join(cells))
     print(f"\nwrote results.json, results.csv, timings.json and sweep.png to {out}")
     for p, v in result.d_int.items():
-        if v["d"] is not None:
+        if v["d"] is not None and v.get("bound") != "upper":
             ci = ", ".join("inf" if c is None else f"{c:g}" for c in v["ci90"])
             print(
                 f"{p}: interpolated {v['interpolated']:.4g}, 90% bootstrap interval "
                 f"[{ci}], compression D/d = {v['compression']:.1f}"
             )
     for p, v in result.d_int.items():
-        value = v["d"] if v["d"] is not None else f"> {max(exp.grid.dims)} (not reached)"
+        if v["d"] is None:
+            value = f"> {max(exp.grid.dims)} (not reached)"
+        elif v.get("bound") == "upper":
+            value = f"<= {v['d']} (the smallest d of the grid already reaches the threshold)"
+        else:
+            value = v["d"]
         print(f"{p}: {exp.label} = {value}")
 
 

@@ -47,10 +47,14 @@ def _fmt(x: float | None) -> str:
     return f"{x:,.1f}" if abs(x) < 100 else f"{x:,.0f}"
 
 
-def _ours(d: int | None, interpolated: float | None, ci, doc: dict) -> tuple[str, str]:
+def _ours(
+    d: int | None, interpolated: float | None, ci, doc: dict, bound: str | None = None
+) -> tuple[str, str]:
     """The "d_int90 (interpolated, [CI])" cell and the D/d_int90 cell of one row."""
     if d is None:
         return f"> {max(doc['config']['grid']['dims']):,} (not reached)", ""
+    if bound == "upper":  # the grid's smallest d already reaches: a bound, not a value
+        return f"≤ {d:,} (reached at the grid's smallest d)", f"≥ {doc['D'] / d:,.0f}×"
     cell = f"{d:,} ({_fmt(interpolated)}, [{_fmt(ci[0])}, {_fmt(ci[1])}])"
     return cell, f"{doc['D'] / d:,.0f}×"
 
@@ -68,7 +72,7 @@ def table(results: Path) -> str:
             lines.append(f"| {label} | {paper:,} | not run yet | {paper_D:,} | | | |")
             continue
         s, v = doc["config"]["schedule"], doc["d_int"]["fastfood"]
-        ours, ratio = _ours(v["d"], v["interpolated"], v["ci90"], doc)
+        ours, ratio = _ours(v["d"], v["interpolated"], v["ci90"], doc, v.get("bound"))
         seeds = len(doc["config"]["grid"]["seeds"])
         z_lr, theta_lr = s["optimizer"]["learning_rate"], s["baseline"]["learning_rate"]
         es, base_es = s["estimator"], s["baseline_estimator"] or s["estimator"]
@@ -102,7 +106,8 @@ def _fixed_row(doc: dict, label: str, paper: int, baseline: float, budget: str) 
     threshold = 0.9 * baseline
     v = d_int(ds, values, threshold)
     ci = None if v.d is None else bootstrap_d_int(ds, values, threshold)
-    ours, ratio = _ours(v.d, v.interpolated, ci, doc)
+    bound = "upper" if v.d is not None and v.d == min(ds) else None
+    ours, ratio = _ours(v.d, v.interpolated, ci, doc, bound)
     return (
         f"| {label}, fixed baseline {baseline:g} | {paper:,} | {ours} | {doc['D']:,} | {ratio} | "
         f"{baseline:g} (fixed) | {budget} |"

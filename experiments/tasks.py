@@ -104,8 +104,12 @@ class ImageTask:
         from experiments.data import load as load_dataset
         from experiments.data import shuffle_labels, shuffle_pixels
 
-        ds = load_dataset(
-            self.dataset, data_dir=data_dir, limit=self.train_limit, download=download
+        ds = load_dataset(  # a folder that was given is where the files are: no TFDS then
+            self.dataset,
+            source="files" if data_dir else "auto",
+            data_dir=data_dir,
+            limit=self.train_limit,
+            download=download,
         )
         if self.shuffled_pixels:
             ds = shuffle_pixels(ds, seed=self.variant_seed)

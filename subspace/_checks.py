@@ -43,17 +43,25 @@ def check_int(
     types: type | tuple[type, ...] = numbers.Integral,
     type_error: type[Exception] = TypeError,
     range_repr: bool = False,
+    maximum: int | None = None,
 ) -> int:
-    """``value`` as an int ``>= minimum``; a bool, or not an instance of ``types``, is refused.
+    """``value`` as an int ``>= minimum`` (and ``<= maximum``); a bool, or not an instance
+    of ``types``, is refused.
 
     The message is ``"{where}: {name} must be {what}; got {value!r}"`` (``what`` defaults
-    to ``"an integer >= {minimum}"``), raised as ``type_error`` for a wrong type and as
-    ValueError below ``minimum``, where the value is shown with ``str`` unless ``range_repr``.
+    to ``"an integer >= {minimum}"``, or ``"an integer in [minimum, maximum]"``), raised as
+    ``type_error`` for a wrong type and as ValueError out of range, where the value is shown
+    with ``str`` unless ``range_repr``.
     """
-    what = f"an integer >= {minimum}" if what is None else what
+    if what is None:
+        what = (
+            f"an integer >= {minimum}"
+            if maximum is None
+            else f"an integer in [{minimum}, {maximum}]"
+        )
     if isinstance(value, bool) or not isinstance(value, types):
         raise type_error(f"{_prefix(where)}{name} must be {what}; got {value!r}")
-    if value < minimum:
+    if value < minimum or (maximum is not None and value > maximum):
         shown = repr(value) if range_repr else str(value)
         raise ValueError(f"{_prefix(where)}{name} must be {what}; got {shown}")
     return int(value)

@@ -1,8 +1,8 @@
-"""Members trained in groups that fit the memory budget, each group checkpointed.
+"""Members trained in groups, each group checkpointed.
 
 A set of members (a projection's values of d × seeds, or the baseline's seeds) is split
-into equal groups (:mod:`subspace.memory`: the measured bytes of a one-member step against
-the budget per device); each group trains in one compiled program sharded over all
+into equal groups (:mod:`subspace._grouping`: the largest that fits memory, or the fastest
+on the hardware at hand); each group trains in one compiled program sharded over all
 devices (:func:`subspace.train_group`), saving its in-flight state every
 ``checkpoint_every`` steps into a folder named after its members, so an interrupted group
 continues where it stopped. A group's records (one per member) go to ``on_group`` as soon
@@ -23,41 +23,18 @@ from typing import Any
 import jax
 import numpy as np
 
+from subspace import _interrupt
+from subspace._grouping import choose
 from subspace._results_folder import CHECKPOINTS
 from subspace.checkpoint import GroupCheckpoint
 from subspace.data import Data
 from subspace.loop import train_group
 from subspace.measurement import Readout
-from subspace.memory import group_size, program_bytes
 from subspace.progress import Progress
 
-__all__ = ["member_records", "train_in_groups"]
+__all__ = ["NETWORK_OUTPUTS", "member_records", "train_in_groups"]
 
-
-def _group_size(sweep, ds, seeds, data, batch_size, budget, mesh, progress) -> int:
-    """Members per group from a measured one-member step, reported."""
-    state = jax.eval_shape(sweep.init, ds[:1], seeds[:1])
-    state = jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), state)
-    if data is None:
-        batch = None
-    else:
-        x, y = data.train_x, data.train_y
-        batch = (
-            jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype),
-            jax.ShapeDtypeStruct((batch_size,), y.dtype),
-        )
-    per_member = program_bytes(sweep.update, state, batch)
-    data_bytes = 0 if data is None else data.train_x.nbytes
-    budget = max(budget - data_bytes, per_member)
-    devices = mesh.devices.size
-    n = len(ds)
-    size = group_size(n, per_member, budget, devices)
-    progress.message(
-        f"  memory: {per_member / 2**20:.1f} MB per member (XLA memory analysis of a "
-        f"one-member step), budget {budget / 2**20:.0f} MB per device -> groups of "
-        f"{size} ({math.ceil(n / size)} group(s), {devices} device(s))"
-    )
-    return size
+NETWORK_OUTPUTS = ("finite", "z", "params", "model_state")  # not measured values
 
 
 def train_in_groups(
@@ -75,15 +52,34 @@ def train_in_groups(
     budget: int,
     mesh: Any,
     progress: Progress,
-    on_group: Callable[[list[dict], float], None],
+    on_group: Callable[[list[dict], float, dict], None],
+    rule: int | str = "auto",
+    recorded: int | None = None,
+    on_grouping: Callable[[int], None] | None = None,
 ) -> None:
     """Trains the members ``keys`` (dicts with ``d`` and ``seed``; a baseline's have no
-    ``d`` and train all D parameters) in groups; calls ``on_group(records, wall)`` after
-    each group."""
+    ``d`` and train all D parameters) in groups; calls ``on_group(records, wall,
+    outputs)`` after each group (``outputs``: :func:`subspace.train_group`'s, with the
+    trained networks)."""
     ds = np.array([k.get("d", sweep.width) for k in keys])
     seeds = np.array([k["seed"] for k in keys])
     n = len(keys)
-    size = _group_size(sweep, ds, seeds, data, schedule.batch_size, budget, mesh, progress)
+    grouping = choose(
+        sweep,
+        ds,
+        seeds,
+        steps=steps,
+        data=data,
+        batch_size=schedule.batch_size,
+        budget=budget,
+        mesh=mesh,
+        rule=rule,
+        recorded=recorded,
+    )
+    size = grouping.size
+    progress.message(f"  {kind}: {grouping.why} -> {math.ceil(n / size)} group(s)")
+    if on_grouping is not None:
+        on_grouping(size)
     progress.start(kind, n * steps)
     try:
         for g, start in enumerate(range(0, n, size)):
@@ -98,6 +94,12 @@ def train_in_groups(
                     json.dumps([identity, keys[sel]], sort_keys=True).encode()
                 ).hexdigest()[:16]
                 checkpoint = GroupCheckpoint(out / CHECKPOINTS / f"{kind}-{digest}", identity=ident)
+                done = checkpoint.latest_step()
+                if done is not None:
+                    progress.message(
+                        f"  {kind} group {g + 1}/{math.ceil(n / size)}: continuing from its "
+                        f"checkpoint at step {done:,} of {steps:,}"
+                    )
             outputs = train_group(
                 sweep,
                 (ds[sel], seeds[sel]),
@@ -108,13 +110,14 @@ def train_in_groups(
                 per_member_shuffle=schedule.per_member_shuffle,
                 group_size=size,
                 mesh=mesh,
+                chunk=grouping.chunk,
                 on_steps=progress.update,
                 checkpoint=checkpoint,
                 checkpoint_every=checkpoint_every,
             )
             wall = time.perf_counter() - t0
             records = member_records(keys[sel], sweep.width, steps, outputs, readout)
-            on_group(records, wall)
+            on_group(records, wall, outputs)
             if checkpoint is not None and jax.process_index() == 0:
                 checkpoint.clear()
                 with contextlib.suppress(OSError):  # only if no other group's is left
@@ -122,6 +125,8 @@ def train_in_groups(
             progress.message(
                 f"  {kind} group {g + 1}/{math.ceil(n / size)}: {_summary(records, readout, wall)}"
             )
+            if _interrupt.requested() and start + size < n:  # Ctrl-C during the evaluation
+                raise _interrupt.Interrupted(f"stopped after {kind} group {g + 1}")
     finally:
         progress.close()
 
@@ -138,7 +143,7 @@ def member_records(
         measured = {
             name: float(v[i]) if ok and np.isfinite(v[i]) else None
             for name, v in sorted(outputs.items())
-            if name not in ("finite", "z")
+            if name not in NETWORK_OUTPUTS
         }
         records.append(
             {

@@ -9,12 +9,19 @@ overwrites; a resumed run keeps the finished members and the wall times of their
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 import shutil
+import socket
+import tempfile
+import time
 from pathlib import Path
 
 import jax
 
+from subspace.projections import PROJECTIONS
 from subspace.results import (
     RESULTS,
     SCHEMA_VERSION,
@@ -28,25 +35,57 @@ from subspace.results import (
 
 __all__ = [
     "CHECKPOINTS",
+    "LOCK",
+    "FolderLock",
     "Previous",
     "check_out",
     "clear_checkpoints",
+    "group_checkpoints",
     "previous",
     "save",
 ]
 
 CHECKPOINTS = "checkpoints"  # the subfolder of in-flight group checkpoints
+LOCK = ".subspace.lock"  # the writer's lock file
+_GROUP = re.compile(rf"(baseline|{'|'.join(PROJECTIONS)})-[0-9a-f]{{16}}")
 
 
 class Previous:
     """What an earlier run in the folder left: finished members, baseline seeds, timings."""
 
-    def __init__(self, members=None, baseline=None, timings=None, warning=None, steps=None):
+    def __init__(
+        self,
+        members=None,
+        baseline=None,
+        timings=None,
+        warning=None,
+        steps=None,
+        prints=None,
+        group_sizes=None,
+    ):
         self.members = members or []
         self.baseline = baseline or []
         self.timings = timings or {}
         self.warning = warning
         self.steps = steps  # per member in the earlier run (None: no earlier run)
+        self.fingerprints = prints  # of its task and data (None: no earlier run)
+        self.group_sizes = group_sizes or {}  # the groupings it chose (kept on resume)
+
+    def check_fingerprints(self, fingerprints: dict, out: Path) -> None:
+        """A resumed run trains the same model on the same data as the earlier one."""
+        if self.steps is None:
+            return
+        found = self.fingerprints or {}
+        for what, name in (
+            ("task", "the task (its model or initial parameters)"),
+            ("data", "the data"),
+        ):
+            if found.get(what) != fingerprints[what]:
+                raise SweepError(
+                    f"{out / RESULTS} was measured with other {what}: {name} differ from "
+                    "the ones its members were trained with (or were made by another JAX "
+                    "version); choose another output folder, or overwrite to discard it"
+                )
 
     def check_steps(self, steps: int, out: Path) -> None:
         """A resumed run's members must train as many steps as the earlier ones (the same
@@ -60,7 +99,9 @@ class Previous:
 
 
 def check_out(out: Path) -> None:
-    """Refuses an output folder that cannot be written, before any work."""
+    """Refuses an output folder that cannot be written, before any work: a file, under a
+    file, or where no file can be made (a file is made and removed there to find out:
+    permissions alone do not say, e.g. for root or in /proc)."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"measure: out {out} is a file, not a folder")
     parent = out
@@ -70,6 +111,13 @@ def check_out(out: Path) -> None:
         raise ValueError(f"measure: out {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"measure: out {out}: {parent} is not writable")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise ValueError(
+            f"measure: out {out}: no file can be written in {parent} ({e.strerror or e})"
+        ) from None
 
 
 def previous(
@@ -90,13 +138,11 @@ def previous(
     """
     if out is None:
         return Previous()
-    checkpoints = out / CHECKPOINTS
     if overwrite:
-        if jax.process_index() == 0:
-            shutil.rmtree(checkpoints, ignore_errors=True)
+        clear_checkpoints(out)
         return Previous()
     results = out / RESULTS
-    in_flight = checkpoints.is_dir() and any(checkpoints.iterdir())
+    in_flight = bool(group_checkpoints(out))
     if not resume and (results.exists() or in_flight):
         what = "results" if results.exists() else "an unfinished group's checkpoint"
         raise SweepError(
@@ -123,7 +169,15 @@ def previous(
             f"{', '.join(_differences(theirs, mine))}); {fix}"
         )
     timings, warning = read_timings(out)
-    return Previous(found.members, found.baseline, timings, warning, found.steps)
+    return Previous(
+        found.members,
+        found.baseline,
+        timings,
+        warning,
+        found.steps,
+        found.fingerprints,
+        found.group_sizes,
+    )
 
 
 def _differences(a: object, b: object, path: str = "") -> list[str]:
@@ -148,8 +202,85 @@ def save(out: Path | None, result: SweepResult, timings: dict, run: dict) -> Non
     write_results(out, result, timings, environment)
 
 
+def group_checkpoints(out: Path) -> list[Path]:
+    """The groups' checkpoint folders in ``out`` (named ``KIND-DIGEST`` by the library;
+    anything else there is the user's)."""
+    folder = out / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and _GROUP.fullmatch(p.name))
+
+
 def clear_checkpoints(out: Path | None) -> None:
-    """Every group is done: no checkpoint is needed any more, including one left behind
-    by a run killed while it was cleaning up."""
-    if out is not None and jax.process_index() == 0:
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    """Removes the groups' checkpoints (every group is done, or the run starts again),
+    including one left half-deleted by a kill during clean-up; the folder goes only if
+    nothing else is in it (a file or folder of the user's stays)."""
+    if out is None or jax.process_index() != 0:
+        return
+    for group in group_checkpoints(out):
+        shutil.rmtree(group, ignore_errors=True)
+    with contextlib.suppress(OSError):  # not empty, or not there: left as it is
+        (out / CHECKPOINTS).rmdir()
+
+
+class FolderLock:
+    """One writer per output folder: ``out/.subspace.lock`` holds the writer's process id,
+    host and start time, made with ``O_EXCL`` (two writers cannot both make it). A lock
+    whose process is gone (same host) is stale and taken over; one held by a live
+    process, or by another host, refuses the second writer. Released on exit from the
+    ``with`` block, whatever ended it. Process 0 of a multi-process run holds it."""
+
+    def __init__(self, out: Path | None):
+        self.path = None if out is None or jax.process_index() != 0 else out / LOCK
+        self.taken_over: dict | None = None
+
+    def __enter__(self) -> FolderLock:
+        if self.path is None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and not _stale(holder):
+                    raise SweepError(
+                        f"{self.path.parent} is being written by another measurement (process "
+                        f"{holder.get('pid')} on {holder.get('host')}, since "
+                        f"{time.ctime(holder.get('started', 0))}); wait for it to end, or "
+                        f"delete {self.path} if that process is gone"
+                    ) from None
+                self.taken_over = holder or {}
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return self
+        raise SweepError(f"{self.path} could not be taken: another writer is starting there")
+
+    def _holder(self) -> dict | None:
+        try:
+            holder = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None  # unreadable (half written by a crash): stale
+        return holder if isinstance(holder, dict) else None
+
+    def __exit__(self, *exc) -> None:
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+def _stale(holder: dict) -> bool:
+    """A lock of this host whose process no longer runs."""
+    if holder.get("host") != socket.gethostname():
+        return False  # another host's process: it cannot be checked from here
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, TypeError, OverflowError):
+        return False
+    return False

@@ -103,6 +103,12 @@ class GroupCheckpoint:
             if p.name.startswith(_PREFIX) and p.name[len(_PREFIX) :].isdigit()
         )
 
+    def latest_step(self) -> int | None:
+        """The steps done in the newest checkpoint here, or None (read from the folder
+        names only: nothing is restored)."""
+        steps = self._steps()
+        return steps[-1] if steps else None
+
     def save(self, step: int, state: Any) -> None:
         """Saves ``state`` (a pytree of arrays, typed keys allowed) as done after ``step``."""
         step = check_int(

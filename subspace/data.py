@@ -27,20 +27,34 @@ class Data(NamedTuple):
 
 
 def step_indices(
-    n: int, batch_size: int, steps: int, seed: int, member_seeds: np.ndarray | None = None
+    n: int,
+    batch_size: int,
+    steps: int,
+    seed: int,
+    member_seeds: np.ndarray | None = None,
+    *,
+    start: int = 0,
 ) -> np.ndarray:
-    """Example indices of every step: (steps, batch) shared, or (steps, members, batch)."""
+    """Example indices of steps ``start .. start + steps - 1``: (steps, batch) shared, or
+    (steps, members, batch). Step s is batch ``s % (n // batch_size)`` of epoch
+    ``s // (n // batch_size)``, whose order is drawn from ``(seed, epoch)`` (and the
+    member's seed): only the epochs the steps touch are drawn, so a long run's index table
+    is never built whole."""
     per_epoch = n // batch_size
     if per_epoch < 1:
         raise ValueError(f"batch_size must be <= the number of examples {n}; got {batch_size}")
-    epochs = -(-steps // per_epoch)
+    first, last = start // per_epoch, (start + steps - 1) // per_epoch
 
     def plan(extra: tuple) -> np.ndarray:
         # The trailing 1 keeps (seed, e, member) apart from (seed, e): numpy's SeedSequence
         # ignores trailing zeros, so (seed, e, 0) would repeat the shared order.
-        orders = [np.random.default_rng([seed, e, *extra]).permutation(n) for e in range(epochs)]
-        rows = np.concatenate([o[: per_epoch * batch_size] for o in orders])
-        return rows.reshape(-1, batch_size)[:steps].astype(np.int32)
+        orders = [
+            np.random.default_rng([seed, e, *extra]).permutation(n)[: per_epoch * batch_size]
+            for e in range(first, last + 1)
+        ]
+        rows = np.concatenate(orders).reshape(-1, batch_size)
+        offset = start - first * per_epoch
+        return rows[offset : offset + steps].astype(np.int32)
 
     if member_seeds is None:
         return plan(())

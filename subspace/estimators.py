@@ -270,5 +270,7 @@ def _es_gradient(
         keys = jnp.concatenate([keys, keys])
     fit = jax.vmap(lambda e, k: fitness(z + sigma * e, k))(eps, keys)
     fit = jnp.asarray(fit, z.dtype).reshape(population)
-    shaped = _centered_ranks(fit)
+    # A non-finite fitness (a policy with NaN outputs) ranks last, not first (argsort puts
+    # NaN at the end); the population's mean loss stays NaN, so the member is diverged.
+    shaped = _centered_ranks(jnp.where(jnp.isnan(fit), -jnp.inf, fit))
     return shaped @ eps / (population * sigma), fit

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from subspace import _interrupt
 from subspace._checks import check_int
 from subspace.checkpoint import GroupCheckpoint
 from subspace.data import Data, check_data, step_indices
@@ -29,8 +30,9 @@ from subspace.sharding import (
     to_host,
 )
 from subspace.sweep import check_members
+from subspace.train import MAX_STEPS
 
-__all__ = ["train_group"]
+__all__ = ["init_group", "train_group"]
 
 
 def train_group(
@@ -66,9 +68,11 @@ def train_group(
       group_size: pad the members to this many (one compiled shape for every group);
         default the member count rounded up to the device count.
       mesh: devices to split the member axis over (default all).
-      chunk: steps per compiled scan call (progress is reported between calls).
+      chunk: steps per compiled scan call. After each chunk the host waits for it, reports
+        its member-steps and looks for Ctrl-C: a first Ctrl-C saves the state there (with
+        a checkpoint) and raises ``subspace._interrupt.Interrupted`` (a KeyboardInterrupt).
       eval_batch_size: examples per evaluation batch.
-      on_steps: called with the number of member-steps done after each chunk.
+      on_steps: called with the number of member-steps finished, after each chunk.
       checkpoint: where to keep the group's in-flight state; if it holds a checkpoint,
         training continues from it (same final result as an uninterrupted run). The
         caller clears it once the group's results are saved.
@@ -81,7 +85,10 @@ def train_group(
       ``train_<name>`` and ``test_<name>`` with data; ``initial_<name>`` and
       ``final_<name>`` (before and after training) without. For a subspace sweep also
       ``z``, shape (members, width): each member's trained z, zero past its d (its first
-      d entries are the z of ``member_subspace``, e.g. for ``save_compressed``).
+      d entries are the z of ``member_subspace``, e.g. for ``save_compressed``); for a
+      baseline ``params``, the trained parameter pytree (a leading member axis on every
+      leaf). And ``model_state``, the model's own state after training (BatchNorm
+      statistics; ``()`` if none), a pytree with a leading member axis.
     """
     n = _check_arguments(
         sweep,
@@ -102,11 +109,7 @@ def train_group(
             f"group_size must be >= the member count {n} and a multiple of the device count "
             f"{mesh.devices.size}; got {size}"
         )
-    # Pad to the group size by repeating the last member; the copies are dropped below.
-    fill = np.minimum(np.arange(size), n - 1)
-    args = [member_array(np.asarray(a)[fill], mesh) for a in init_args]
-
-    state = _init_program(sweep, mesh)(*args)
+    state = init_group(sweep, init_args, group_size=size, mesh=mesh)
     finite = member_array(np.ones(size, bool), mesh)
     loss = member_array(np.zeros(size, np.float32), mesh)
 
@@ -119,18 +122,13 @@ def train_group(
             return run_full(state, finite, k)
     else:
         x, y = replicated_array(data.train_x, mesh), replicated_array(data.train_y, mesh)
-        seeds = np.asarray(init_args[1])[fill]
-        idx = step_indices(
-            len(data.train_x),
-            batch_size,
-            steps,
-            shuffle_seed,
-            seeds if per_member_shuffle else None,
-        )
+        fill = np.minimum(np.arange(size), n - 1)  # the padded members' seeds
+        seeds = np.asarray(init_args[1])[fill] if per_member_shuffle else None
         run_data = _chunk_runner(sweep, mesh, per_member_shuffle)
 
         def advance(state, finite, start, k):
-            return run_data(state, finite, x, y, idx[start : start + k])
+            rows = step_indices(len(data.train_x), batch_size, k, shuffle_seed, seeds, start=start)
+            return run_data(state, finite, x, y, rows)
 
     start = saved_at = 0
     if checkpoint is not None:
@@ -141,15 +139,19 @@ def train_group(
             state, finite, loss = _with_carried(state, carried)
             if on_steps:
                 on_steps(start * n)
-    while start < steps:
-        k = min(chunk, steps - start)
-        state, finite, loss = advance(state, finite, start, k)
-        start += k
-        if on_steps:
-            on_steps(k * n)
-        if checkpoint is not None and start < steps and start - saved_at >= checkpoint_every:
-            checkpoint.save(start, _carried(state, finite, loss))
-            saved_at = start
+    with _interrupt.deferred():
+        while start < steps:
+            k = min(chunk, steps - start)
+            state, finite, loss = advance(state, finite, start, k)
+            jax.block_until_ready(loss)  # progress counts finished work, not dispatched
+            start += k
+            if on_steps:
+                on_steps(k * n)
+            if start < steps and _interrupt.requested():  # Ctrl-C: keep what is done
+                _stop(checkpoint, start, steps, _carried(state, finite, loss))
+            if checkpoint is not None and start < steps and start - saved_at >= checkpoint_every:
+                checkpoint.save(start, _carried(state, finite, loss))
+                saved_at = start
 
     if data is None:
         out = {f"final_{k}": to_host(v)[:n] for k, v in evaluate(state).items()}
@@ -167,7 +169,47 @@ def train_group(
     trained = sweep.trained(state)
     if trained is not None:  # a subspace sweep: the trained z, to compress or inspect
         out["z"] = to_host(trained)[:n]
+    else:  # a baseline: the trained parameters themselves
+        out["params"] = jax.tree_util.tree_map(lambda a: to_host(a)[:n], state.train.z)
+    out["model_state"] = jax.tree_util.tree_map(lambda a: to_host(a)[:n], state.train.model_state)
     return out
+
+
+def init_group(sweep: Any, init_args: tuple, *, group_size: int, mesh: Mesh) -> Any:
+    """The initial state of a group: the members ``init_args`` (``(ds, seeds)``) padded to
+    ``group_size`` by repeating the last one (the copies are dropped from the results),
+    their member axis split over ``mesh``."""
+    if not isinstance(init_args, (tuple, list)) or len(init_args) != 2:
+        raise ValueError(f"init_group: init_args must be (ds, seeds); got {init_args!r:.200}")
+    n = check_members(*init_args, sweep.width, "init_group")
+    _check_mesh(mesh, "init_group")
+    group_size = check_int(group_size, "group_size", n, where="init_group")
+    if group_size % mesh.devices.size:
+        raise ValueError(
+            f"init_group: group_size must be a multiple of the device count "
+            f"{mesh.devices.size}; got {group_size}"
+        )
+    fill = np.minimum(np.arange(group_size), n - 1)
+    args = [member_array(np.asarray(a)[fill], mesh) for a in init_args]
+    return _init_program(sweep, mesh)(*args)
+
+
+def _check_mesh(mesh: Any, where: str) -> None:
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"{where}: mesh must be a jax.sharding.Mesh; got {mesh!r}")
+
+
+def _stop(checkpoint: GroupCheckpoint | None, start: int, steps: int, carried: dict) -> None:
+    """Ctrl-C at a chunk boundary: saves the group's state (with a checkpoint) and raises."""
+    if checkpoint is None:
+        raise _interrupt.Interrupted(
+            f"interrupted at step {start} of {steps}: no checkpoint, the group's steps are lost"
+        )
+    checkpoint.save(start, carried)
+    raise _interrupt.Interrupted(
+        f"interrupted at step {start} of {steps}; the group's state is saved in "
+        f"{checkpoint.directory}"
+    )
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -192,7 +234,7 @@ def _check_arguments(
             f"train_group: init_args must be (ds, seeds), per-member arrays; got {init_args!r:.200}"
         )
     n = check_members(*init_args, sweep.width, "train_group")
-    _check_int("steps", steps, 1)
+    check_int(steps, "steps", 1, where="train_group", maximum=MAX_STEPS)
     _check_int("shuffle_seed", shuffle_seed, 0)
     _check_int("chunk", chunk, 1)
     _check_int("eval_batch_size", eval_batch_size, 1)

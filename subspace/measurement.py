@@ -37,6 +37,8 @@ from subspace.estimators import Backprop, check_estimator
 from subspace.optimizers import Optimizer
 from subspace.projections import PROJECTIONS
 from subspace.readout import Readout
+from subspace.sweep import MAX_SEED
+from subspace.train import MAX_STEPS
 
 __all__ = [
     "MAX_DIMS",
@@ -54,8 +56,11 @@ def _fail(where: str, name: str, allowed: str, value: Any, exc: type = ValueErro
     raise exc(f"{where}: {name} must be {allowed}; got {value!r:.200}")
 
 
-def _ints(where: str, name: str, values: Any, minimum: int) -> tuple[int, ...]:
-    """A non-empty sequence of at most MAX_DIMS integers >= minimum, sorted and unique."""
+def _ints(
+    where: str, name: str, values: Any, minimum: int, maximum: int | None = None
+) -> tuple[int, ...]:
+    """A non-empty sequence of at most MAX_DIMS integers in [minimum, maximum], sorted and
+    unique."""
     if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
         _fail(where, name, "a non-empty sequence of integers", values, TypeError)
     if len(values) == 0:
@@ -63,7 +68,7 @@ def _ints(where: str, name: str, values: Any, minimum: int) -> tuple[int, ...]:
     if len(values) > MAX_DIMS:
         raise ValueError(f"{where}: {name} has {len(values)} values; at most {MAX_DIMS}")
     checked = {
-        check_int(v, f"{name}[{i}]", minimum, where=where, range_repr=True)
+        check_int(v, f"{name}[{i}]", minimum, where=where, range_repr=True, maximum=maximum)
         for i, v in enumerate(values)
     }
     return tuple(sorted(checked))
@@ -75,8 +80,9 @@ class Grid:
 
     Attributes:
       dims: the values of d (each >= 1, at most :data:`MAX_DIMS` of them); sorted.
-      seeds: seeds per d (0, 1, ...), or the seeds themselves. Member (d, seed) draws θ0,
-        P and its training randomness from ``seed``.
+      seeds: seeds per d (0, 1, ...), or the seeds themselves, each in [0, 2^32 - 1] (a
+        PRNG key keeps 32 bits of a seed: larger ones would repeat smaller ones). Member
+        (d, seed) draws θ0, P and its training randomness from ``seed``.
       projections: "dense", "sparse", "fastfood", or several.
       refine: after the grid, narrow d_int with passes of ``REFINE_K`` values of d inside
         the bracket (:func:`subspace.search.search`).
@@ -98,7 +104,7 @@ class Grid:
                 raise ValueError(f"{where}: seeds asks for {n} seeds; at most {MAX_DIMS}")
             set_(self, "seeds", tuple(range(n)))
         else:
-            set_(self, "seeds", _ints(where, "seeds", seeds, 0))
+            set_(self, "seeds", _ints(where, "seeds", seeds, 0, MAX_SEED))
         projections = self.projections
         names = [projections] if isinstance(projections, str) else projections
         if not isinstance(names, (Sequence, np.ndarray)) or not len(names):
@@ -168,7 +174,9 @@ class Schedule:
                 )
         for name in ("steps", "epochs", "batch_size"):
             if getattr(self, name) is not None:
-                check_int(getattr(self, name), name, 1, where=where, range_repr=True)
+                check_int(
+                    getattr(self, name), name, 1, where=where, range_repr=True, maximum=MAX_STEPS
+                )
         if (self.steps is None) == (self.epochs is None):
             raise ValueError(f"{where}: give exactly one of steps and epochs")
         check_estimator(self.estimator, where)
@@ -196,6 +204,10 @@ class Run:
       checkpoint_every: save a group's in-flight state every this many steps (``out`` only).
       budget_bytes: memory per device for a group (default: half an accelerator's memory,
         a quarter of the host's).
+      group_size: members trained together: ``"auto"`` (on a CPU the fastest of a few
+        sizes, timed on the spot; on an accelerator the largest that fits), ``"memory"``
+        (the largest that fits the budget), or a number (rounded up to the device count).
+        A resumed run keeps the group sizes its results record.
     """
 
     out: str | None = None
@@ -203,6 +215,7 @@ class Run:
     overwrite: bool = False
     checkpoint_every: int = 500
     budget_bytes: int | None = None
+    group_size: Any = "auto"
 
     def __post_init__(self) -> None:
         where = "Run"
@@ -210,6 +223,8 @@ class Run:
             if not isinstance(self.out, (str, os.PathLike)):
                 _fail(where, "out", "a folder (str or os.PathLike) or None", self.out, TypeError)
             object.__setattr__(self, "out", os.fspath(self.out))
+            if not self.out.strip():
+                _fail(where, "out", "a folder's path (not empty; '.' for this folder)", self.out)
         check_bool(self.resume, "resume", where=where)
         check_bool(self.overwrite, "overwrite", where=where)
         if self.resume and self.overwrite:
@@ -219,6 +234,15 @@ class Run:
         check_int(self.checkpoint_every, "checkpoint_every", 1, where=where, range_repr=True)
         if self.budget_bytes is not None:
             check_int(self.budget_bytes, "budget_bytes", 1, where=where, range_repr=True)
+        if self.group_size not in ("auto", "memory"):
+            check_int(
+                self.group_size,
+                "group_size",
+                1,
+                where=where,
+                what="'auto', 'memory' or an integer >= 1",
+                range_repr=True,
+            )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,14 +18,24 @@ import jax
 
 from subspace._checks import check_int
 
-__all__ = ["default_budget", "group_size", "program_bytes"]
+__all__ = ["compiled_bytes", "default_budget", "group_size", "program_bytes"]
 
 
 def program_bytes(fn: Callable, *args: Any) -> int:
     """Bytes that the compiled ``jax.jit(fn)(*args)`` needs: arguments, outputs, temporaries."""
     if not callable(fn):
         raise TypeError(f"program_bytes: fn must be callable; got {fn!r}")
-    stats = jax.jit(fn).lower(*args).compile().memory_analysis()
+    return compiled_bytes(jax.jit(fn).lower(*args).compile(), *args)
+
+
+def compiled_bytes(compiled: Any, *args: Any) -> int:
+    """Bytes a compiled program (``jax.jit(fn).lower(*args).compile()``) needs."""
+    if not callable(getattr(compiled, "memory_analysis", None)):
+        raise TypeError(
+            "compiled_bytes: compiled must be a compiled program "
+            f"(jax.jit(fn).lower(...).compile()); got {compiled!r:.100}"
+        )
+    stats = compiled.memory_analysis()
     if stats is None:  # a backend without memory analysis: count the arguments only
         return sum(x.nbytes for x in jax.tree_util.tree_leaves(args) if hasattr(x, "nbytes"))
     return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)

@@ -41,8 +41,11 @@ class Readout:
         ``"final_fitness-initial_fitness"``: the gain over θ0). Members record it under
         this name.
       higher_is_better: True for an accuracy or a return, False for a loss.
-      fraction: d_int is read at ``fraction`` × the baseline's mean metric: 0.9 for
-        d_int90, 1.0 for d_int100.
+      fraction: how close to the baseline's mean metric b a member must come: 0.9 for
+        d_int90, 1.0 for d_int100. The threshold is ``fraction × b`` when higher is better
+        and ``b / fraction`` when lower is better (a loss within 1/0.9 of the baseline's),
+        so a smaller fraction is always the looser bar; b must be > 0 (a fraction of a
+        zero or negative metric is no bar: give ``threshold``).
       threshold: an absolute threshold instead (then no baseline is needed).
     """
 
@@ -76,6 +79,22 @@ class Readout:
             isinstance(t, bool) or not isinstance(t, numbers.Real) or not math.isfinite(t)
         ):
             _fail(where, "threshold", "a finite number or None", t, TypeError)
+
+    def threshold_for(self, baseline: float | None) -> float:
+        """The threshold d_int is read at, given the baseline's mean metric (or None).
+
+        Raises:
+          ValueError: no absolute threshold and a baseline that is missing, non-finite or
+            <= 0.
+        """
+        if self.threshold is not None:
+            return float(self.threshold)
+        if baseline is None or not math.isfinite(baseline) or baseline <= 0:
+            raise ValueError(
+                f"the baseline's mean {self.metric} is {baseline}: a fraction of a metric that "
+                "is not > 0 is no threshold; give an absolute readout.threshold instead"
+            )
+        return self.fraction * baseline if self.higher_is_better else baseline / self.fraction
 
     @property
     def inputs(self) -> tuple[str, ...]:

@@ -39,9 +39,17 @@ from typing import Any
 import numpy as np
 
 from subspace._io import atomic_write_bytes
+from subspace._networks import TrainedMember
 from subspace.intrinsic import mean_by_d
 
-__all__ = ["SCHEMA_VERSION", "ResultsError", "SweepError", "SweepResult", "load_results"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "ResultsError",
+    "SweepError",
+    "SweepResult",
+    "TrainedMember",
+    "load_results",
+]
 
 SCHEMA_VERSION = 3
 READABLE = (2, 3)  # schema versions load_results reads
@@ -73,6 +81,11 @@ class SweepResult:
       complete: every member trained and d_int read.
       D: the model's number of parameters.
       steps: training steps per member.
+      fingerprints: ``{"task": ..., "data": ...}``, hashes of θ0 (first seed) and of the
+        data (None without data), which a resume compares; None for schema 2.
+      group_sizes: members per group, by ``kind/width`` (``fastfood/1500``,
+        ``baseline/199210``): a resumed run keeps them (another group size rounds
+        differently); empty for schema 2.
       schema_version: of the file it was read from (3 for a new result).
     """
 
@@ -85,7 +98,11 @@ class SweepResult:
     complete: bool = False
     D: int | None = None
     steps: int | None = None
+    fingerprints: dict | None = None
+    group_sizes: dict = dataclasses.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    folder: Path | None = dataclasses.field(default=None, compare=False, repr=False)
+    networks: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
     def metric(self) -> str:
@@ -93,6 +110,64 @@ class SweepResult:
         if self.schema_version == 2:
             return self.config["metric"]
         return self.config["readout"]["metric"]
+
+    def member(self, task: Any, d: int, seed: int, projection: str | None = None) -> Any:
+        """Member (d, seed) as trained, rebuilt: a :class:`subspace.results.TrainedMember`
+        with its ``Subspace`` (θ0 and P redrawn from its seed), z and model state exactly as
+        measured, ``.params`` = θ0 + P z and ``.save_compressed(path)``.
+
+        Args:
+          task: the task the measurement trained (it rebuilds θ0; the results hold no model).
+          d, seed: the member.
+          projection: needed when the result has several.
+        """
+        from subspace._networks import read_network, trained_member
+
+        where = "SweepResult.member"
+        projections = sorted({r["projection"] for r in self.members})
+        if projection is None:
+            if len(projections) != 1:
+                raise ValueError(f"{where}: give projection, one of {projections}")
+            projection = projections[0]
+        found = [
+            r for r in self.members if (r["projection"], r["d"], r["seed"]) == (projection, d, seed)
+        ]
+        if not found:
+            raise ValueError(
+                f"{where}: no member ({projection}, d={d}, seed={seed}); the result has "
+                f"d in {sorted({r['d'] for r in self.members})}, seeds "
+                f"{sorted({r['seed'] for r in self.members})}"
+            )
+        arrays = read_network(self.folder, self.networks, found[0])
+        return trained_member(task, found[0], arrays, where)
+
+    def summary(self) -> str:
+        """A few lines: baseline, threshold, the mean metric at every d, d_int (or the bound
+        it is at an end of the grid) per projection (:func:`subspace.report.summary`)."""
+        from subspace.report import summary
+
+        return summary(self)
+
+    def plot(self, path: str | os.PathLike | None = None, *, title: str | None = None) -> Any:
+        """The metric against d with the baseline, threshold and d_int; the matplotlib
+        Figure, also written to ``path`` as a PNG if given (:func:`subspace.report.plot`;
+        ``pip install "subspace-intrinsic[plot]"``)."""
+        from subspace.report import plot
+
+        return plot(self, path, title=title)
+
+    def baseline_network(self, task: Any, seed: int) -> tuple[Any, Any]:
+        """``(params, model_state)`` of the full-parameter baseline of ``seed``, as trained."""
+        from subspace._networks import baseline_network, read_network
+
+        where = "SweepResult.baseline_network"
+        found = [r for r in self.baseline if r["seed"] == seed]
+        if not found:
+            seeds = sorted(r["seed"] for r in self.baseline)
+            raise ValueError(f"{where}: no baseline of seed {seed}; the result has {seeds}")
+        return baseline_network(
+            task, found[0], read_network(self.folder, self.networks, found[0]), where
+        )
 
     @property
     def measurement(self) -> Any:
@@ -128,7 +203,16 @@ class SweepResult:
         document = {
             "schema_version": self.schema_version,
             "config": self.config,
-            **({"D": self.D, "steps": self.steps} if self.schema_version > 2 else {}),
+            **(
+                {
+                    "D": self.D,
+                    "steps": self.steps,
+                    "fingerprints": self.fingerprints,
+                    "group_sizes": self.group_sizes,
+                }
+                if self.schema_version > 2
+                else {}
+            ),
             "complete": self.complete,
             "baseline": self.baseline,
             "members": sorted(self.members, key=lambda r: (r["projection"], r["d"], r["seed"])),
@@ -191,7 +275,10 @@ def load_results(folder: str | os.PathLike) -> SweepResult:
         complete=doc.get("complete") is True,
         D=sizes["D"],
         steps=sizes["steps"],
+        fingerprints=doc.get("fingerprints") if version > 2 else None,
+        group_sizes=doc.get("group_sizes") or {},
         schema_version=version,
+        folder=Path(folder),
     )
 
 

@@ -98,10 +98,17 @@ def _policy_task(
     def fitness(params, key):
         def act(obs):
             out = policy.apply({"params": params}, obs.reshape(1, *obs_shape).astype(jnp.float32))
-            return to_action(out[0])
+            return to_action(out[0]), jnp.all(jnp.isfinite(out))
+
+        def checked_step(key, state, action):
+            # A policy whose outputs are not finite has no action (argmax would pick 0):
+            # its reward is NaN, so its return is, and the member is marked diverged.
+            action, finite = action
+            obs, state, reward, done = step(key, state, action)
+            return obs, state, jnp.where(finite, reward, jnp.nan), done
 
         keys = jax.random.split(key, episodes)
-        returns = jax.vmap(lambda k: episode_return(reset, step, act, k, max_steps))(keys)
+        returns = jax.vmap(lambda k: episode_return(reset, checked_step, act, k, max_steps))(keys)
         return returns.mean()
 
     def loss_fn(params, model_state, batch, key):

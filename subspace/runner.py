@@ -23,9 +23,18 @@ from typing import Any
 import jax
 import numpy as np
 
+from subspace import _interrupt
 from subspace._groups import train_in_groups
-from subspace._results_folder import check_out, clear_checkpoints, previous, save
+from subspace._networks import networks_of, write_networks
+from subspace._results_folder import (
+    FolderLock,
+    check_out,
+    clear_checkpoints,
+    previous,
+    save,
+)
 from subspace.data import Data, check_data
+from subspace.fingerprints import data_fingerprint, task_fingerprint
 from subspace.intrinsic import bootstrap_d_int, d_int
 from subspace.measurement import Measurement, Run, split_keywords
 from subspace.memory import default_budget
@@ -34,7 +43,8 @@ from subspace.results import SweepError, SweepResult, timing_key
 from subspace.search import search
 from subspace.sharding import member_mesh
 from subspace.sweep import make_baseline, make_sweep
-from subspace.task import Task, check_task
+from subspace.task import Task, check_task, init_shapes
+from subspace.train import MAX_STEPS
 
 __all__ = ["REFINE_K", "measure"]
 
@@ -117,7 +127,7 @@ class _Driver:
         self.task, self.m, self.run_, self.data = task, m, run, data
         # One reporter: process 0's (the others train the same members silently).
         self.progress = make_progress(progress if jax.process_index() == 0 else False)
-        params, _ = jax.eval_shape(task.init, jax.random.key(0))
+        params, _ = init_shapes(task, "measure")
         self.D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
         if m.grid.dims[-1] > self.D:
             raise ValueError(f"measure: dims must be <= D = {self.D}; got {m.grid.dims[-1]}")
@@ -127,6 +137,10 @@ class _Driver:
         if data is None:
             self._check_metric()
         self.config = m.to_json()
+        self.networks: dict = {}  # the trained networks, kept here without an out folder
+        self.members: list[dict] = []
+        self.baseline: list[dict] = []
+        self.group_sizes: dict[str, int] = {}
         self.mesh = member_mesh()
         self.budget = run.budget_bytes or default_budget()
 
@@ -134,7 +148,7 @@ class _Driver:
         """The read-out's metric is one of the outputs training will give (their names
         from the shapes of one evaluation: nothing is computed)."""
         key = jax.random.key(0)
-        params, state = jax.eval_shape(self.task.init, key)
+        params, state = init_shapes(self.task, "measure")
         if self.data is None:
             batch, splits = None, ("initial", "final")
         else:
@@ -159,6 +173,29 @@ class _Driver:
         return check_data(data, self.m.schedule.batch_size, "measure")
 
     def run(self) -> SweepResult:
+        with FolderLock(self.out) as lock, _interrupt.deferred():
+            if lock.taken_over is not None:
+                holder = lock.taken_over
+                self.progress.message(
+                    f"warning: took over the lock of {self.out} from process "
+                    f"{holder.get('pid')}, which is no longer running"
+                )
+            try:
+                return self._run()
+            except _interrupt.Interrupted as e:
+                raise _interrupt.Interrupted(self._kept(str(e))) from None
+
+    def _kept(self, what: str) -> str:
+        """What an interrupted measurement kept, and how to go on."""
+        done = len(self.members) + len(self.baseline)
+        if self.out is None:
+            return f"{what}; without an out folder nothing is kept ({done} members were done)"
+        return (
+            f"{what}; {done} finished members are kept in {self.out}: resume=True (the "
+            "command line's --resume) continues from there"
+        )
+
+    def _run(self) -> SweepResult:
         m, g = self.m, self.m.grid
         found = previous(
             self.out,
@@ -170,14 +207,25 @@ class _Driver:
         if found.warning:
             self.progress.message(f"warning: {found.warning}")
         self.members, self.baseline, self.timings = found.members, found.baseline, found.timings
+        self.group_sizes = dict(found.group_sizes)
         self.steps = m.schedule.steps
         if self.data is not None:
             self.data = self._load()
             if m.schedule.epochs is not None:
                 per_epoch = len(self.data.train_x) // m.schedule.batch_size
                 self.steps = m.schedule.epochs * per_epoch
+                if self.steps > MAX_STEPS:
+                    raise ValueError(
+                        f"measure: {m.schedule.epochs} epochs of {per_epoch} batches are "
+                        f"{self.steps:,} steps; at most {MAX_STEPS:,} (an int32 step counter)"
+                    )
             self._check_metric()
         found.check_steps(self.steps, self.out)
+        self.fingerprints = {
+            "task": task_fingerprint(self.task, g.seeds[0]),
+            "data": data_fingerprint(self.data),
+        }
+        found.check_fingerprints(self.fingerprints, self.out)
         self.progress.message(
             f"{m.name}: D = {self.D}, d in {list(g.dims)}, seeds {list(g.seeds)}, projections "
             f"{list(g.projections)}, {self.steps} steps per member; {len(jax.devices())} "
@@ -185,9 +233,10 @@ class _Driver:
         )
         readout = m.readout
         baseline = self.run_baseline()
-        threshold = (
-            readout.threshold if readout.threshold is not None else (readout.fraction * baseline)
-        )
+        try:
+            threshold = readout.threshold_for(baseline)
+        except ValueError as e:
+            raise SweepError(f"{e} (the members are not trained yet)") from None
         if baseline is not None:
             self.progress.message(
                 f"baseline {readout.metric} = {baseline:.4f} -> threshold {threshold:.4f}"
@@ -213,12 +262,19 @@ class _Driver:
             (ds, values), rounds = self.run_dims(projection, g.dims), [list(g.dims)]
         point = d_int(ds, values, threshold, higher_is_better=better)
         lo, hi = bootstrap_d_int(ds, values, threshold, higher_is_better=better)
+        # A bound, not a value, at either end of the grid: d_int > the largest d trained
+        # (none reaches), or d_int <= the smallest (it already reaches).
+        bound = "lower" if point.d is None else ("upper" if point.d == min(ds) else None)
         return {
             "d": point.d,
-            "interpolated": point.interpolated,
-            "ci90": [v if np.isfinite(v) else None for v in (lo, hi)],
+            "interpolated": None if bound == "upper" else point.interpolated,
+            "ci90": [
+                None if bound == "upper" or not np.isfinite(lo) else lo,
+                hi if np.isfinite(hi) else None,
+            ],
             "compression": None if point.d is None else self.D / point.d,
             "rounds": rounds,
+            "bound": bound,
         }
 
     def save(self, summary: dict | None = None) -> SweepResult:
@@ -229,6 +285,10 @@ class _Driver:
             complete=summary is not None,
             D=self.D,
             steps=self.steps,
+            fingerprints=self.fingerprints,
+            folder=self.out,
+            networks=self.networks,
+            group_sizes=self.group_sizes,
             **(summary or {}),
         )
         run = {"checkpoint_every": self.run_.checkpoint_every, "budget_bytes": self.budget}
@@ -284,8 +344,18 @@ class _Driver:
 
     def train(self, kind: str, sweep: Any, keys: list[dict]) -> None:
         records = self.baseline if kind == "baseline" else self.members
+        grouping = f"{kind}/{sweep.width}"  # the same members' grouping, whenever resumed
 
-        def on_group(new: list[dict], wall: float) -> None:
+        def on_grouping(size: int) -> None:
+            self.group_sizes[grouping] = size
+            self.save()  # recorded before the first group trains
+
+        def on_group(new: list[dict], wall: float, outputs: dict) -> None:
+            # The networks first: a record in results.json always has its network.
+            if self.out is None:
+                self.networks.update(networks_of(new, outputs))
+            elif jax.process_index() == 0:
+                write_networks(self.out, new, outputs)
             for r in new:
                 self.timings[timing_key(r)] = round(wall, 3)
             records.extend(new)
@@ -306,4 +376,7 @@ class _Driver:
             mesh=self.mesh,
             progress=self.progress,
             on_group=on_group,
+            rule=self.run_.group_size,
+            recorded=self.group_sizes.get(grouping),
+            on_grouping=on_grouping,
         )

@@ -32,24 +32,29 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from subspace._checks import as_int
+from subspace._checks import as_int, check_int
 from subspace.estimators import Backprop, check_estimator
 from subspace.projections.fastfood import block_size_for
-from subspace.task import LossFn, Task, check_task
+from subspace.task import LossFn, Task, check_task, init_shapes, initialised
 from subspace.train import TrainState, make_trainer
 from subspace.wrap import Subspace, check_options, wrap
 
 __all__ = [
+    "MAX_SEED",
     "Member",
     "Sweep",
     "SweepState",
     "check_members",
+    "d_mask",
     "make_baseline",
     "make_sweep",
     "member_keys",
     "member_subspace",
     "padded_options",
 ]
+
+
+MAX_SEED = 2**32 - 1  # jax.random.key(seed) keeps 32 bits of a seed: larger ones collide
 
 
 class Member(NamedTuple):
@@ -93,7 +98,9 @@ class Sweep(NamedTuple):
 def member_keys(seed: int | jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(init_key, proj_key, train_key)`` of the member with this seed."""
     if not isinstance(seed, (jax.Array, np.ndarray)):  # arrays: traced member seeds
-        as_int(seed, "seed")
+        check_int(
+            as_int(seed, "seed"), "seed", 0, maximum=MAX_SEED, what="an integer in [0, 2^32 - 1]"
+        )
     elif not jnp.issubdtype(seed.dtype, jnp.integer):
         raise TypeError(f"seed must be an integer (array); got dtype {seed.dtype}")
     init_key, proj_key, train_key = jax.random.split(jax.random.key(seed), 3)
@@ -108,6 +115,16 @@ def padded_options(projection: str, width: int) -> dict[str, int]:
 
 def _padded_options(projection: str, width: int) -> dict[str, int]:
     return {"block_size": block_size_for(width)} if projection == "fastfood" else {}
+
+
+def d_mask(d: int | jax.Array, width: int, dtype: Any = jnp.float32) -> jax.Array:
+    """1.0 on the first ``d`` of ``width`` coordinates, 0.0 after: the mask that makes a
+    width-W z a member of dimension d. ``d`` may be traced, so one vmapped program trains
+    several d: ``jax.vmap(lambda z, d: loss(sub.params(z * d_mask(d, W))))(zs, ds)``
+    (``sub`` of width W; the gradient past d is then exactly 0, and an update masked the
+    same way keeps those coordinates at 0 whatever the optimiser does)."""
+    width = _check_width(width, "d_mask")
+    return (jnp.arange(width) < d).astype(dtype)
 
 
 def eval_key(train_key: jax.Array) -> jax.Array:
@@ -143,7 +160,7 @@ def member_subspace(
     init_key, proj_key, train_key = member_keys(member.seed)
     if theta0_seed is not None:
         init_key = member_keys(theta0_seed)[0]
-    params, model_state = task.init(init_key)
+    params, model_state = initialised(task.init(init_key), where)
     opts = {**_padded_options(projection, width), **options}
     return (
         wrap(params, member.d, projection=projection, key=proj_key, **opts),
@@ -213,9 +230,9 @@ def make_sweep(
         init_key, proj_key, train_key = member_keys(seed)
         if theta0_seed is not None:
             init_key = member_keys(theta0_seed)[0]
-        params, model_state = task.init(init_key)
+        params, model_state = initialised(task.init(init_key), where)
         sub = wrap(params, width, projection=projection, key=proj_key, **opts)
-        mask = (jnp.arange(width) < d).astype(sub.dtype)
+        mask = d_mask(d, width, sub.dtype)
         train = trainer(sub, mask).init(sub.zeros(), key=train_key, model_state=model_state)
         return SweepState(sub, mask, train)
 
@@ -246,14 +263,14 @@ def make_baseline(
     check_task(task, where)
     _check_optimizer(optimizer, where)
     estimator = _estimator(estimator, where)
-    params, _ = jax.eval_shape(task.init, jax.random.key(0))
+    params, _ = init_shapes(task, where)
     D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))  # noqa: N806
     trainer = make_trainer(task.loss_fn, optimizer, estimator=estimator, D=D)
 
     def init_one(d: jax.Array, seed: jax.Array) -> SweepState:
         del d  # every member trains all D parameters
         init_key, _, train_key = member_keys(seed)
-        params, model_state = task.init(init_key)
+        params, model_state = initialised(task.init(init_key), where)
         return SweepState(None, None, trainer.init(params, key=train_key, model_state=model_state))
 
     def update_one(state: SweepState, batch: Any) -> tuple[SweepState, dict]:
@@ -349,6 +366,11 @@ def check_members(ds: Any, seeds: Any, width: int, where: str) -> int:
     for name, a in (("ds", ds), ("seeds", seeds)):
         if not np.issubdtype(a.dtype, np.integer):
             raise TypeError(f"{where}: {name} must be integers; got dtype {a.dtype}")
+    if seeds.min() < 0 or seeds.max() > MAX_SEED:
+        raise ValueError(
+            f"{where}: every seed must be an integer in [0, 2^32 - 1] (a PRNG key keeps 32 "
+            f"bits); got {seeds.tolist()}"
+        )
     if ds.min() < 1 or ds.max() > width:
         raise ValueError(
             f"{where}: every d must be an integer in [1, width={width}]; got {ds.tolist()}"

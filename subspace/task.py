@@ -14,7 +14,7 @@ from typing import Any
 
 import jax
 
-__all__ = ["EvalFn", "LossFn", "Task", "check_task"]
+__all__ = ["EvalFn", "LossFn", "Task", "check_task", "init_shapes", "initialised"]
 
 Metrics = dict[str, jax.Array]
 # loss_fn(params, model_state, batch, key) -> (loss, (new_model_state, metrics))
@@ -58,6 +58,24 @@ class Task:
                 raise TypeError(f"Task: {name} must be callable; got {getattr(self, name)!r}")
         if self.eval_fn is not None and not callable(self.eval_fn):
             raise TypeError(f"Task: eval_fn must be callable or None; got {self.eval_fn!r}")
+
+
+def init_shapes(task: Task, where: str) -> tuple[Any, Any]:
+    """``(params, model_state)`` of ``task.init`` as shapes (``jax.eval_shape``: nothing is
+    computed); a clear error if ``init`` does not return that pair."""
+    check_task(task, where)
+    return initialised(jax.eval_shape(task.init, jax.random.key(0)), where)
+
+
+def initialised(found: Any, where: str) -> tuple[Any, Any]:
+    """``found``, what ``task.init`` returned, if it is the pair (params, model_state)."""
+    if not isinstance(found, tuple) or len(found) != 2:
+        kind = type(found).__name__ if not isinstance(found, tuple) else f"{len(found)}-tuple"
+        raise TypeError(
+            f"{where}: task.init(key) must return (params, model_state) (model_state () if "
+            f"the model has none); got a {kind}"
+        )
+    return found
 
 
 def check_task(task: Any, where: str) -> Task:

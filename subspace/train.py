@@ -21,7 +21,9 @@ from subspace.estimators import Backprop, check_estimator
 from subspace.projections.base import check_key
 from subspace.task import LossFn
 
-__all__ = ["TrainState", "Trainer", "make_trainer"]
+__all__ = ["MAX_STEPS", "TrainState", "Trainer", "make_trainer"]
+
+MAX_STEPS = 2**31 - 1  # TrainState.step is an int32 counter
 
 Metrics = dict[str, jax.Array]
 # eval_fn(trainable, model_state, batch) -> metrics

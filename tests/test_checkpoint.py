@@ -42,7 +42,8 @@ def on_steps(k):
 out = train_group(sweep, (np.array([4, 16, 32]), np.array([0, 1, 2])), steps=400, data=data,
                   batch_size=50, chunk=20, checkpoint=GroupCheckpoint(sys.argv[1]),
                   checkpoint_every=40, on_steps=on_steps)
-print(json.dumps({"first_progress": progress[0], **{k: v.tolist() for k, v in out.items()}}))
+arrays = {k: v.tolist() for k, v in out.items() if hasattr(v, "tolist")}
+print(json.dumps({"first_progress": progress[0], **arrays}))
 """
 
 

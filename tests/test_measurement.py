@@ -83,7 +83,7 @@ def test_an_override_changes_a_nested_field_and_is_checked():
     assert changed.grid.seeds == (0, 1, 2, 3, 4) and m.grid.seeds == (0, 1, 2)
     swapped = override(m, {"schedule.steps": None, "schedule.epochs": 2})  # checked as a whole
     assert (swapped.schedule.steps, swapped.schedule.epochs) == (None, 2)
-    with pytest.raises(ValueError, match="Schedule: steps must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"Schedule: steps must be an integer in \[1, "):
         override(m, {"schedule.steps": 0})
     with pytest.raises(ValueError, match="schedule.baseline is null"):
         override(m, {"schedule.baseline.learning_rate": 0.1})

@@ -185,8 +185,9 @@ def _interrupted(monkeypatch, tmp_path, *extra):
         return real(*args, **{**kwargs, "on_steps": on_steps})
 
     monkeypatch.setattr(measure, "train_group", train_until_checkpoint)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit) as stopped:  # the command line: "interrupted: ...", 130
         run.main([*TOY, *extra, "--checkpoint-every", "100", "--out", str(tmp_path)])
+    assert stopped.value.code == 130
     monkeypatch.setattr(measure, "train_group", real)
     (folder,) = (tmp_path / "checkpoints").iterdir()
     assert (folder / "identity.json").is_file()
@@ -217,10 +218,13 @@ def test_a_foreign_checkpoint_is_refused(monkeypatch, tmp_path, capsys):
 
 def test_a_resumed_run_removes_every_checkpoint_when_done(monkeypatch, tmp_path, capsys):
     _interrupted(monkeypatch, tmp_path)
-    stray = tmp_path / "checkpoints" / "left-by-a-kill-during-clean-up"
-    stray.mkdir()
+    # A group folder half deleted by a kill during an earlier clean-up (the library's name).
+    stray = tmp_path / "checkpoints" / "sparse-0123456789abcdef" / "step_100.orbax-tmp"
+    stray.mkdir(parents=True)
     assert run.main([*TOY, "--checkpoint-every", "100", "--out", str(tmp_path), "--resume"]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == "sparse: d_int100 = 10"
+    out = capsys.readouterr().out
+    assert "continuing from its checkpoint at step 100 of 300" in out
+    assert out.strip().splitlines()[-1] == "sparse: d_int100 = 10"
     assert not (tmp_path / "checkpoints").exists()
 
 
