@@ -6,14 +6,16 @@ faster on an accelerator, but not always on a CPU: a CNN step batched over membe
 several times slower per member than one member's step, and an ES generation's episodes
 run until the batch's longest one ends. So with ``Run(group_size="auto")`` (the default)
 a CPU measurement times one step of one member per device, and of the largest group that
-fits, on the hardware at hand, and takes the most member-steps per second; within 10% of
+fits (the one-per-device state tiled, so that only the larger step compiles), on the
+hardware at hand, and takes the most member-steps per second; within 10% of
 the best it takes the smaller (small groups checkpoint, report and stop sooner, and the
 lockstep cost of long ES episodes grows as training goes on). When the members one at a
 time would need less time than timing the larger group costs (its compilation, about
 ``OVERHEAD`` times the one-member step's), the larger group is not timed: it could not win
 that time back. The timing is cached per program and device for the process,
 and the choice is recorded in ``results.json`` so that a resumed run keeps its groups. An
-accelerator takes the largest group that fits. ``"memory"`` always does; an integer pins
+accelerator, and a measurement over several processes (each would time on its own), takes
+the largest group that fits. ``"memory"`` always does; an integer pins
 the group size. The chunk of steps between two looks at the host (progress, Ctrl-C) is
 set from the step time to take about two seconds.
 """
@@ -27,11 +29,12 @@ import time
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from subspace.loop import init_group
 from subspace.memory import compiled_bytes, group_size
-from subspace.sharding import replicated_array
+from subspace.sharding import constrain_members, replicated_array
 
 __all__ = ["Grouping", "choose"]
 
@@ -87,15 +90,20 @@ def choose(
         return Grouping(size, 100, f"groups of {size}, as asked ({memory})")
     if rule == "memory" or fits <= devices or jax.default_backend() != "cpu":
         return Grouping(fits, 100, f"groups of {fits}, the largest that fits ({memory})")
+    if jax.process_count() > 1:  # every process must take the same size: no local timing
+        why = f"groups of {fits}, the largest that fits (several processes; {memory})"
+        return Grouping(fits, 100, why)
     key = hashlib.sha256(lowered.as_text().encode()).hexdigest()
     device = f"{jax.devices()[0].device_kind}x{devices}"
     seconds = {}
+    base = None  # the state of one member per device, tiled for the larger group
     for g in (devices, fits):
         if (key, device, g) not in _TIMED:
+            if base is None:  # the training's own initial program for a group of `devices`
+                fill = np.minimum(np.arange(devices), n - 1)
+                base = init_group(sweep, (ds[fill], seeds[fill]), group_size=devices, mesh=mesh)
             step = one if g == 1 else None  # compiled above; another size compiles its own
-            _TIMED[key, device, g] = _seconds_per_step(
-                sweep, ds, seeds, g, data, batch_size, mesh, step
-            )
+            _TIMED[key, device, g] = _seconds_per_step(sweep, base, g, data, batch_size, mesh, step)
         seconds[g] = _TIMED[key, device, g]
         alone = n / devices * steps * seconds[g]  # the members, one per device at a time
         if g == devices and alone < OVERHEAD * compile_s and (key, device, fits) not in _TIMED:
@@ -135,12 +143,12 @@ def _batch_shapes(data: Any, batch_size: int | None) -> Any:
     )
 
 
-def _seconds_per_step(sweep, ds, seeds, g, data, batch_size, mesh, step) -> float:
-    """The median wall time of one compiled step of a group of ``g`` members (the first g,
-    the last repeated), after one untimed step; the first minibatch of the data. The
-    group's initial state is the training's own program (compiled once for both)."""
-    fill = np.minimum(np.arange(g), len(ds) - 1)
-    state = init_group(sweep, (ds[fill], seeds[fill]), group_size=g, mesh=mesh)
+def _seconds_per_step(sweep, base, g, data, batch_size, mesh, step) -> float:
+    """The wall time of one compiled step of a group of ``g`` members (the median of three
+    for one member per device), after one untimed step; the first minibatch of the data.
+    The larger group is ``base`` (one member per device) tiled, each copy drawing its own
+    randomness, so that only its step compiles (not its initial program)."""
+    state = base if g == len(base.train.step) else _tiled(base, g, mesh)
     batch = None
     if data is not None:
         batch = tuple(replicated_array(a[:batch_size], mesh) for a in (data.train_x, data.train_y))
@@ -149,9 +157,22 @@ def _seconds_per_step(sweep, ds, seeds, g, data, batch_size, mesh, step) -> floa
     state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
     times = []
-    for _ in range(3 if g == 1 else 2):
+    for _ in range(3 if g == len(base.train.step) else 1):  # the larger step, slower, once
         start = time.perf_counter()
         state, metrics = step(state, batch)
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def _tiled(base: Any, g: int, mesh: Any) -> Any:
+    """``g`` members: copies of ``base``'s, each with its own key (``fold_in`` its index)."""
+
+    @jax.jit
+    def tile(state):
+        idx = jnp.arange(g) % len(state.train.step)
+        state = jax.tree_util.tree_map(lambda a: a[idx], state)
+        keys = jax.vmap(jax.random.fold_in)(state.train.key, jnp.arange(g))
+        return constrain_members(state._replace(train=state.train._replace(key=keys)), mesh)
+
+    return tile(base)

@@ -19,7 +19,7 @@ import pytest
 
 import subspace
 from experiments import toy
-from subspace import _grouping, _groups
+from subspace import _grouping, _groups, loop
 from subspace._results_folder import LOCK, FolderLock
 from subspace.sweep import d_mask
 
@@ -117,7 +117,7 @@ def test_results_without_networks_say_so(tmp_path):
 
 def _timed(monkeypatch, seconds):
     _grouping._TIMED.clear()
-    monkeypatch.setattr(_grouping, "_seconds_per_step", lambda sweep, ds, seeds, g, *a: seconds[g])
+    monkeypatch.setattr(_grouping, "_seconds_per_step", lambda sweep, base, g, *a: seconds[g])
 
 
 def _choice(rule="auto", recorded=None, steps=10_000):
@@ -150,6 +150,22 @@ def test_the_grouping_takes_the_most_member_steps_per_second(monkeypatch):
     _timed(monkeypatch, {1: 1e-6, 4: 1.0})  # all of it one at a time: less than a compile
     short = _choice(steps=10)
     assert short.size == 1 and "less than timing a group of 4" in short.why
+
+
+def test_the_grouping_times_real_steps_of_tiled_members():
+    _grouping._TIMED.clear()
+    found = _choice(steps=10**6)  # long enough that timing the group of four pays
+    assert found.size in (1, 4) and "the fastest" in found.why
+    assert sorted(g for (_, _, g) in _grouping._TIMED) == [1, 4]
+    sweep = subspace.make_sweep(toy.TASK, optax.sgd(0.1), projection="sparse", width=12)
+    mesh = subspace.sharding.member_mesh()
+    base = loop.init_group(sweep, (np.array([4]), np.array([0])), group_size=1, mesh=mesh)
+    tiled = _grouping._tiled(base, 4, mesh)
+    assert tiled.train.z.shape == (4, 12)
+    assert (
+        len(np.unique(np.asarray(jax.random.key_data(tiled.train.key)), axis=0)) == 4
+    )  # each its own randomness
+    np.testing.assert_array_equal(np.asarray(tiled.mask), np.repeat(np.asarray(base.mask), 4, 0))
 
 
 def test_a_resumed_run_keeps_its_recorded_grouping(tmp_path, monkeypatch):
