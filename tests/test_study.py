@@ -107,9 +107,12 @@ def test_every_member_comes_back_bitwise_and_the_d_int90_member_reloads(tmp_path
 
 
 def test_results_without_networks_say_so(tmp_path):
-    committed = subspace.SweepResult.load(ROOT / "experiments" / "results" / "toy")
+    subspace.measure(toy.TASK, out=tmp_path / "m", **TOY)
+    (tmp_path / "m" / "networks" / "sparse" / "d10-s0.npz").unlink()  # as a converted result
+    loaded = subspace.SweepResult.load(tmp_path / "m")
+    assert loaded.member(toy.TASK, 9, 0).z.shape == (9,)
     with pytest.raises(FileNotFoundError, match="keeps no trained network of that member"):
-        committed.member(toy.TASK, 10, 0, projection="sparse")
+        loaded.member(toy.TASK, 10, 0)
 
 
 # 2. the grouping -----------------------------------------------------------------------------
