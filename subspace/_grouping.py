@@ -12,18 +12,20 @@ the best it takes the smaller (small groups checkpoint, report and stop sooner, 
 lockstep cost of long ES episodes grows as training goes on). When the members one at a
 time would need less time than timing the larger group costs (its compilation, about
 ``OVERHEAD`` times the one-member step's), the larger group is not timed: it could not win
-that time back. The timing is cached per program and device for the process,
-and the choice is recorded in ``results.json`` so that a resumed run keeps its groups. An
-accelerator, and a measurement over several processes (each would time on its own), takes
-the largest group that fits. ``"memory"`` always does; an integer pins
-the group size. The chunk of steps between two looks at the host (progress, Ctrl-C) is
-set from the step time to take about two seconds.
+that time back. The times are kept per program and device, in the process and on the
+machine's disk (:mod:`subspace._step_times`): the same model measured again on the same
+machine chooses without timing. The choice is recorded in ``results.json`` so that a
+resumed run keeps its groups. An accelerator, and a measurement over several processes
+(each would time on its own), takes the largest group that fits. ``"memory"`` always
+does; an integer pins the group size. The chunk of steps between two looks at the host
+(progress, Ctrl-C) is set from the step time to take about two seconds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 import statistics
 import time
 from typing import Any, NamedTuple
@@ -32,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from subspace import _step_times
 from subspace.loop import init_group
 from subspace.memory import compiled_bytes, group_size
 from subspace.sharding import constrain_members, replicated_array
@@ -41,7 +44,6 @@ __all__ = ["Grouping", "choose"]
 CHUNK_SECONDS = 2.0  # a chunk of steps takes about this long
 MAX_CHUNK = 100  # as before auto grouping: a step timed at θ0 can be faster than later ones
 OVERHEAD = 3.0  # timing a larger group costs about this many one-member compilations
-_TIMED: dict[tuple, float] = {}  # (program, device, group size) -> seconds per step
 
 
 class Grouping(NamedTuple):
@@ -93,20 +95,27 @@ def choose(
     if jax.process_count() > 1:  # every process must take the same size: no local timing
         why = f"groups of {fits}, the largest that fits (several processes; {memory})"
         return Grouping(fits, 100, why)
-    key = hashlib.sha256(lowered.as_text().encode()).hexdigest()
-    device = f"{jax.devices()[0].device_kind}x{devices}"
-    seconds = {}
+    program = hashlib.sha256(lowered.as_text().encode()).hexdigest()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    where = f"{jax.devices()[0].device_kind}x{devices}|cpus {cpus}|jax {jax.__version__}"
+    key = {g: f"{program}|{where}|group {g}" for g in (devices, fits)}
+    seconds, cached = {}, set()
     base = None  # the state of one member per device, tiled for the larger group
     for g in (devices, fits):
-        if (key, device, g) not in _TIMED:
+        kept = _step_times.lookup(key[g])
+        if kept is None:
             if base is None:  # the training's own initial program for a group of `devices`
                 fill = np.minimum(np.arange(devices), n - 1)
                 base = init_group(sweep, (ds[fill], seeds[fill]), group_size=devices, mesh=mesh)
             step = one if g == 1 else None  # compiled above; another size compiles its own
-            _TIMED[key, device, g] = _seconds_per_step(sweep, base, g, data, batch_size, mesh, step)
-        seconds[g] = _TIMED[key, device, g]
+            seconds[g] = _seconds_per_step(sweep, base, g, data, batch_size, mesh, step)
+            _step_times.store(key[g], seconds[g])
+        else:
+            seconds[g] = kept[0]
+            cached.add(kept[1])
         alone = n / devices * steps * seconds[g]  # the members, one per device at a time
-        if g == devices and alone < OVERHEAD * compile_s and (key, device, fits) not in _TIMED:
+        cheap = alone < OVERHEAD * compile_s
+        if g == devices and cheap and _step_times.lookup(key[fits]) is None:
             chunk = _chunk(seconds[g])
             why = (
                 f"groups of {devices}: one member per device needs about {alone:.1f} s in all, "
@@ -120,10 +129,9 @@ def choose(
     size = min(g for g in candidates if rate[g] >= 0.9 * best)
     timed = ", ".join(f"{g}: {rate[g]:,.1f}" for g in candidates)
     chunk = _chunk(seconds[size])
-    why = (
-        f"groups of {size}, the fastest (member-steps/s by group size, one step timed here: "
-        f"{timed}; {memory})"
-    )
+    source = "one step timed here" + (f", or kept in {', '.join(sorted(cached))}" if cached else "")
+    why = f"groups of {size}, the fastest (member-steps/s by group size, {source}: {timed}; "
+    why += f"{memory})"
     return Grouping(size, chunk, why)
 
 

@@ -13,6 +13,7 @@ shares one persistent compilation cache (JAX's own, ``JAX_COMPILATION_CACHE_DIR`
 fresh temporary folder removed at the end; the workers, subprocesses and kernels inherit
 it), so a program compiled once is loaded after that: the same executables, compiled on
 this machine in this run. A run that sets ``JAX_COMPILATION_CACHE_DIR`` itself keeps it.
+The grouping's step times (``SUBSPACE_CACHE_DIR``) go to the same folder, not the user's.
 """
 
 import os
@@ -38,6 +39,7 @@ SLOW_FIRST = [
     "test_checkpoint.py",
     "test_multiprocess.py",
     "test_sharding.py",
+    "test_study.py",
 ]
 
 
@@ -45,6 +47,7 @@ def pytest_configure(config):
     if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the controller, before any worker
         folder = tempfile.mkdtemp(prefix="subspace-tests-xla-cache-")
         os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+        os.environ.setdefault("SUBSPACE_CACHE_DIR", folder)
         config.stash[_CACHE] = folder
 
 
@@ -53,6 +56,8 @@ def pytest_unconfigure(config):
     if folder is not None:  # the process that made it
         shutil.rmtree(folder, ignore_errors=True)
         del os.environ["JAX_COMPILATION_CACHE_DIR"]
+        if os.environ.get("SUBSPACE_CACHE_DIR") == folder:
+            del os.environ["SUBSPACE_CACHE_DIR"]
 
 
 def pytest_collection_modifyitems(session, config, items):

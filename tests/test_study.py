@@ -19,7 +19,7 @@ import pytest
 
 import subspace
 from experiments import toy
-from subspace import _grouping, _groups, loop
+from subspace import _grouping, _groups, _step_times, loop
 from subspace._results_folder import LOCK, FolderLock
 from subspace.sweep import d_mask
 
@@ -119,7 +119,8 @@ def test_results_without_networks_say_so(tmp_path):
 
 
 def _timed(monkeypatch, seconds):
-    _grouping._TIMED.clear()
+    monkeypatch.setenv("SUBSPACE_CACHE_DIR", "")  # the process only
+    _step_times.forget()
     monkeypatch.setattr(_grouping, "_seconds_per_step", lambda sweep, base, g, *a: seconds[g])
 
 
@@ -155,11 +156,18 @@ def test_the_grouping_takes_the_most_member_steps_per_second(monkeypatch):
     assert short.size == 1 and "less than timing a group of 4" in short.why
 
 
-def test_the_grouping_times_real_steps_of_tiled_members():
-    _grouping._TIMED.clear()
+def test_the_grouping_times_real_steps_of_tiled_members(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUBSPACE_CACHE_DIR", str(tmp_path))
+    _step_times.forget()
     found = _choice(steps=10**6)  # long enough that timing the group of four pays
-    assert found.size in (1, 4) and "the fastest" in found.why
-    assert sorted(g for (_, _, g) in _grouping._TIMED) == [1, 4]
+    assert found.size in (1, 4) and "the fastest" in found.why and "kept in" not in found.why
+    kept = json.loads((tmp_path / "step_times.json").read_text())
+    assert sorted(k.rsplit("|", 1)[1] for k in kept) == ["group 1", "group 4"]
+    assert all(v > 0 for v in kept.values())
+    _step_times.forget()  # another process on this machine: nothing is timed again
+    monkeypatch.setattr(_grouping, "_seconds_per_step", lambda *a: pytest.fail("timed again"))
+    again = _choice(steps=10**6)
+    assert again.size == found.size and f"kept in {tmp_path / 'step_times.json'}" in again.why
     sweep = subspace.make_sweep(toy.TASK, optax.sgd(0.1), projection="sparse", width=12)
     mesh = subspace.sharding.member_mesh()
     base = loop.init_group(sweep, (np.array([4]), np.array([0])), group_size=1, mesh=mesh)
@@ -539,3 +547,18 @@ def test_d_mask_trains_several_d_in_one_vmapped_loop():
     assert (grads[0, 3:] == 0).all() and (grads[0, :3] != 0).all() and (grads[1] != 0).all()
     with pytest.raises(ValueError, match="d_mask: width must be an integer >= 1"):
         d_mask(2, 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"not json", b'{"k": NaN}', b'{"k": -1.0}', b'{"k": true}', b"[1.0]", b" " * (2 << 20)],
+)
+def test_a_corrupt_step_times_file_is_ignored_and_rewritten(tmp_path, monkeypatch, text):
+    monkeypatch.setenv("SUBSPACE_CACHE_DIR", str(tmp_path))
+    _step_times.forget()
+    (tmp_path / "step_times.json").write_bytes(text)
+    assert _step_times.lookup("k") is None
+    _step_times.store("j", 0.5)
+    assert json.loads((tmp_path / "step_times.json").read_text()) == {"j": 0.5}
+    _step_times.forget()
+    assert _step_times.lookup("j") == (0.5, str(tmp_path / "step_times.json"))

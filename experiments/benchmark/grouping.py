@@ -4,11 +4,13 @@
 
 Two measurements of the kind where batching members can be slower on a CPU than training
 them one at a time, each run whole (``subspace.measure``, compilation, timing and
-evaluation included) with three groupings: ``"memory"`` (every member in the largest
-group that fits: batched), ``1`` (one member after another) and ``"auto"`` (what
-``measure`` picks by timing a step of each). Every run is a fresh process (nothing
-compiled is shared between them); the order of the three rotates between repeats and the
-median of the repeats is reported:
+evaluation included) with four groupings: ``"memory"`` (every member in the largest
+group that fits: batched), ``1`` (one member after another), ``"auto"`` (what ``measure``
+picks by timing a step of each, on a machine that has timed nothing: an empty
+``SUBSPACE_CACHE_DIR``) and ``"auto-kept"`` (the same, with the step times an earlier
+measurement of the same model kept: a warm-up run, not timed, fills that folder first).
+Every run is a fresh process (nothing compiled is shared between them); the order of the
+four rotates between repeats and the median of the repeats is reported:
 
 * ``cnn``: an NNX CNN (conv 3×3 1→8 stride 2, conv 3×3 8→16 stride 2, dense 784→10; D =
   9,098) on MNIST-shaped random data (6,400 training and 1,000 test images, batch 64),
@@ -27,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +42,7 @@ from pathlib import Path
 from experiments.benchmark.timing import load_average, machine_info
 from experiments.io import atomic_write_json
 
-GROUPINGS = ("memory", "1", "auto")
+GROUPINGS = ("memory", "1", "auto", "auto-kept")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -94,14 +98,17 @@ def _es(group_size: str, out: Path, quick: bool) -> None:
 CASES = {"cnn": _cnn, "es": _es}
 
 
-def _timed_run(case: str, grouping: str, quick: bool) -> dict:
-    """Runs one measurement in a fresh process; its wall time and what it recorded."""
+def _timed_run(case: str, grouping: str, quick: bool, kept: str) -> dict:
+    """Runs one measurement in a fresh process; its wall time and what it recorded.
+    ``kept``: the step-times folder of ``"auto-kept"``; any other grouping gets an empty one."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "m"
         command = [sys.executable, "-m", "experiments.benchmark.grouping", "--run", case]
-        command += ["--grouping", grouping, "--into", str(out)] + (["--quick"] if quick else [])
+        command += ["--grouping", grouping.removesuffix("-kept"), "--into", str(out)]
+        command += ["--quick"] if quick else []
+        env = dict(os.environ, SUBSPACE_CACHE_DIR=kept if grouping == "auto-kept" else folder)
         start = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"{case} with group_size={grouping} failed:\n{done.stderr[-3000:]}")
@@ -120,11 +127,15 @@ def compare(quick: bool, repeats: int) -> dict:
     record = {"quick": quick, "repeats": repeats, "load_average_at_start": load_average()}
     for case in CASES:
         runs: dict[str, list[dict]] = {g: [] for g in GROUPINGS}
+        kept = tempfile.mkdtemp(prefix="subspace-step-times-")
+        print(f"  grouping, {case}, warm-up of auto-kept (not timed)", flush=True)
+        _timed_run(case, "auto-kept", quick, kept)
         for r in range(repeats):
-            order = GROUPINGS[r % 3 :] + GROUPINGS[: r % 3]
-            for grouping in order:
+            k = r % len(GROUPINGS)
+            for grouping in GROUPINGS[k:] + GROUPINGS[:k]:
                 print(f"  grouping, {case}, group_size={grouping}, repeat {r + 1}", flush=True)
-                runs[grouping].append(_timed_run(case, grouping, quick))
+                runs[grouping].append(_timed_run(case, grouping, quick, kept))
+        shutil.rmtree(kept, ignore_errors=True)
         record[case] = {}
         for grouping, done in runs.items():
             wall = statistics.median(d["wall_s"] for d in done)
