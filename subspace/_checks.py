@@ -87,6 +87,22 @@ def check_float(value: Any, name: str, where: str = "", *, positive: bool) -> fl
     return value
 
 
+def check_real(
+    value: Any, name: str, where: str = "", *, low: float, high: float, closed: bool = True
+) -> float:
+    """``value`` as a finite float in [low, high] (``closed``) or (low, high); a bool is
+    refused; ``high`` may be ``math.inf``."""
+    left, right = ("[", "]") if closed else ("(", ")")
+    what = f"a finite number in {left}{low:g}, {high:g}{right}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{_prefix(where)}{name} must be {what}; got {value!r}")
+    value = float(value)
+    inside = low <= value <= high if closed else low < value < high
+    if not (math.isfinite(value) and inside):
+        raise ValueError(f"{_prefix(where)}{name} must be {what}; got {value!r}")
+    return value
+
+
 def is_key_dtype(dtype: Any) -> bool:
     """Whether ``dtype`` is a typed PRNG key dtype (``jax.random.key``)."""
     return jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)

@@ -34,7 +34,7 @@ from subspace.progress import Progress
 
 __all__ = ["NETWORK_OUTPUTS", "member_records", "train_in_groups"]
 
-NETWORK_OUTPUTS = ("finite", "z", "params", "model_state")  # not measured values
+NETWORK_OUTPUTS = ("finite", "z", "params", "model_state", "estimator_state")  # not values
 
 
 def train_in_groups(

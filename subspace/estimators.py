@@ -9,14 +9,17 @@ that differs between backpropagation and evolution strategies is this one value:
   default);
 * :func:`es` — the antithetic, centred-rank evolution-strategies estimate of the gradient
   of the Gaussian-smoothed loss (Salimans et al., 2017), which needs only the loss's values
-  (an episode's return, a non-differentiable objective).
+  (an episode's return, a non-differentiable objective);
+* :func:`quantised` — quantisation-aware training: the loss at z quantised to a codebook of
+  L levels, its gradient passed to z straight through, the codebook (the estimator's own
+  state) trained beside z with its own Adam (Lotfi et al., 2022; :mod:`subspace.bounds`).
 
 An estimator is a frozen dataclass (so it is data: it compares, hashes and is written to a
 results file by :func:`to_json`) with
 
 * ``init(z, key) -> state``: its own state, carried in ``TrainState.estimator_state`` (``()``
-  for both estimators here; an off-policy learner keeps a replay buffer or a target copy of
-  z there);
+  for backprop and ES; the codebook and its optimiser state for ``quantised``; an
+  off-policy learner keeps a replay buffer or a target copy of z there);
 * ``estimate(loss_fn, z, model_state, batch, key, state, *, mask, D) -> Estimate``: the loss,
   an estimate of its gradient at z (the structure of z), the model's new state, metrics and
   the estimator's new state. ``loss_fn(z, model_state, batch, key) -> (loss, (model_state,
@@ -35,10 +38,13 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 from jax.flatten_util import ravel_pytree
 
 from subspace import config
 from subspace._checks import check_bool, check_float, check_int
+from subspace.quantise import straight_through, uniform_codebook
 
 __all__ = [
     "ESTIMATORS",
@@ -46,10 +52,13 @@ __all__ = [
     "ES",
     "Estimate",
     "Estimator",
+    "Quantised",
+    "QuantisedState",
     "backprop",
     "check_estimator",
     "es",
     "from_json",
+    "quantised",
     "to_json",
 ]
 
@@ -176,8 +185,68 @@ class ES(_Stateless):
         return Estimate(-fit.mean(), unravel(-g), model_state, metrics, state)
 
 
+class QuantisedState(NamedTuple):
+    """The state of :class:`Quantised`: the codebook and its optimiser's state."""
+
+    codebook: jax.Array  # (levels,)
+    opt_state: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Quantised:
+    """Quantisation-aware training of z and a codebook of ``levels`` values together.
+
+    The loss is evaluated at ``codebook[nearest level of each coordinate]``
+    (:func:`subspace.quantise.straight_through`): its gradient goes to z unchanged (the
+    straight-through estimator; the trainer's optimiser updates z) and to every level as
+    the sum over its coordinates (Adam with ``learning_rate`` updates the codebook here).
+    ``init`` spaces the levels evenly over z's range; :mod:`subspace.bounds` starts them
+    from k-means of each member's own d coordinates instead. z must be an array (a
+    subspace member, not the full-parameter baseline).
+    """
+
+    levels: int
+    learning_rate: float = 1e-4
+    name = "quantised"
+
+    def __post_init__(self) -> None:
+        where = "quantised"
+        object.__setattr__(self, "levels", check_int(self.levels, "levels", 2, where=where))
+        lr = check_float(self.learning_rate, "learning_rate", where, positive=True)
+        object.__setattr__(self, "learning_rate", lr)
+
+    def to_json(self) -> dict:
+        return to_json(self)
+
+    def _tx(self) -> optax.GradientTransformation:
+        return optax.adam(self.learning_rate)
+
+    def init(self, z: Any, key: jax.Array) -> QuantisedState:
+        del key
+        if not isinstance(z, jax.Array | np.ndarray) or jnp.ndim(z) != 1:
+            raise TypeError(f"quantised: z must be a 1-D array (a subspace member); got {z!r}")
+        codebook = uniform_codebook(jnp.asarray(z), self.levels)
+        return QuantisedState(codebook, self._tx().init(codebook))
+
+    def start(self, codebook: jax.Array) -> QuantisedState:
+        """The state that starts training from ``codebook`` (its optimiser state fresh)."""
+        return QuantisedState(codebook, self._tx().init(codebook))
+
+    def estimate(self, loss_fn, z, model_state, batch, key, state, *, mask=None, D=None):  # noqa: N803
+        del mask, D  # the masked loss gives padded coordinates zero gradient, levels too
+
+        def loss_at(z, codebook):
+            return loss_fn(straight_through(z, codebook), model_state, batch, key)
+
+        grad_fn = jax.value_and_grad(loss_at, argnums=(0, 1), has_aux=True)
+        (loss, (model_state, metrics)), (gz, gc) = grad_fn(z, state.codebook)
+        updates, opt_state = self._tx().update(gc, state.opt_state, state.codebook)
+        codebook = optax.apply_updates(state.codebook, updates)
+        return Estimate(loss, gz, model_state, metrics, QuantisedState(codebook, opt_state))
+
+
 #: The estimators by name (what :func:`from_json` reads).
-ESTIMATORS: dict[str, type] = {"backprop": Backprop, "es": ES}
+ESTIMATORS: dict[str, type] = {"backprop": Backprop, "es": ES, "quantised": Quantised}
 
 
 def backprop() -> Backprop:
@@ -196,6 +265,11 @@ def es(
       ...     estimator=subspace.estimators.es(64, 0.5), ...)
     """
     return ES(population, sigma, antithetic=antithetic, sigma_in_theta=sigma_in_theta)
+
+
+def quantised(levels: int, *, learning_rate: float = 1e-4) -> Quantised:
+    """Quantisation-aware training on ``levels`` levels (see :class:`Quantised`)."""
+    return Quantised(levels, learning_rate)
 
 
 def to_json(estimator: Any) -> dict:

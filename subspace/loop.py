@@ -51,6 +51,7 @@ def train_group(
     on_steps: Callable[[int], None] | None = None,
     checkpoint: GroupCheckpoint | None = None,
     checkpoint_every: int = 1000,
+    start: Callable[[Any], Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Trains the members given by ``init_args`` together and evaluates them.
 
@@ -78,6 +79,10 @@ def train_group(
         caller clears it once the group's results are saved.
       checkpoint_every: save after a chunk once this many steps have passed since the
         last save (chunk boundaries, so the resumed run replays the same chunks).
+      start: a warm start: a function of the group's initial state (members padded to the
+        group size as ``init_group`` pads them, the member axis first) that gives the state
+        training starts from, e.g. trained z and a codebook (:mod:`subspace.bounds`).
+        Applied before a checkpoint is restored; it must keep every shape and dtype.
 
     Returns:
       Numpy arrays with one entry per member: ``last_step_loss``, ``finite`` (False if
@@ -88,7 +93,9 @@ def train_group(
       d entries are the z of ``member_subspace``, e.g. for ``save_compressed``); for a
       baseline ``params``, the trained parameter pytree (a leading member axis on every
       leaf). And ``model_state``, the model's own state after training (BatchNorm
-      statistics; ``()`` if none), a pytree with a leading member axis.
+      statistics; ``()`` if none), and ``estimator_state``, the estimator's own (``()``
+      for backprop and ES; a codebook for ``quantised``), pytrees with a leading member
+      axis.
     """
     n = _check_arguments(
         sweep,
@@ -110,6 +117,8 @@ def train_group(
             f"{mesh.devices.size}; got {size}"
         )
     state = init_group(sweep, init_args, group_size=size, mesh=mesh)
+    if start is not None:
+        state = _warm_start(state, start, mesh)
     finite = member_array(np.ones(size, bool), mesh)
     loss = member_array(np.zeros(size, np.float32), mesh)
 
@@ -172,7 +181,28 @@ def train_group(
     else:  # a baseline: the trained parameters themselves
         out["params"] = jax.tree_util.tree_map(lambda a: to_host(a)[:n], state.train.z)
     out["model_state"] = jax.tree_util.tree_map(lambda a: to_host(a)[:n], state.train.model_state)
+    estimator_state = state.train.estimator_state
+    out["estimator_state"] = jax.tree_util.tree_map(lambda a: to_host(a)[:n], estimator_state)
     return out
+
+
+def _warm_start(state: Any, start: Callable, mesh: Mesh) -> Any:
+    """``start(state)``, checked to keep every shape and dtype, its member axis split."""
+    if not callable(start):
+        raise TypeError(
+            f"train_group: start must be a function of the group's state; got {start!r}"
+        )
+    new = start(state)
+    leaves, old = jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(state)
+    same = jax.tree_util.tree_structure(new) == jax.tree_util.tree_structure(state) and all(
+        jnp.shape(a) == b.shape and jnp.result_type(a) == b.dtype
+        for a, b in zip(leaves, old, strict=True)
+    )
+    if not same:
+        raise ValueError(
+            "train_group: start must give a state of the same structure, shapes and dtypes"
+        )
+    return jax.jit(lambda s: constrain_members(s, mesh))(new)
 
 
 def init_group(sweep: Any, init_args: tuple, *, group_size: int, mesh: Mesh) -> Any:

@@ -22,6 +22,8 @@ import subspace
 from subspace import (
     Data,
     Task,
+    arithmetic_code,
+    bounds,
     checkpoint,
     config,
     data,
@@ -30,6 +32,8 @@ from subspace import (
     intrinsic,
     measurement,
     memory,
+    pac_bayes,
+    quantise,
     report,
     rl,
     search,
@@ -69,6 +73,10 @@ MODULES = [
     "subspace.report",
     "subspace.flax_tasks",
     "subspace.rl",
+    "subspace.pac_bayes",
+    "subspace.arithmetic_code",
+    "subspace.quantise",
+    "subspace.bounds",
 ]
 
 # Public names that are containers, results, types or constants: nothing to validate.
@@ -109,6 +117,8 @@ NO_ARGUMENTS = {
     "REFINE_K": "a constant, the values of d per refinement pass",
     "SCHEMA_VERSION": "a constant, the results.json schema version",
     "LOSSES": "a constant, the named losses linen_task/nnx_task accept (covered there)",
+    "QuantisedState": "a NamedTuple built by Quantised.init",
+    "Message": "a NamedTuple built by encode",
 }
 
 
@@ -270,6 +280,126 @@ def _projection_cases():
 
 
 CASES = [
+    # --- bounds ---
+    case(
+        pac_bayes.error_bound,
+        lambda c: pac_bayes.error_bound(1.5, 10, 100),
+        ValueError,
+        r"error_bound: train_error must be a finite number in \[0, 1\]; got 1.5",
+        "bound-train-error",
+    ),
+    case(
+        pac_bayes.error_bound,
+        lambda c: pac_bayes.error_bound(0.1, 10, 0),
+        ValueError,
+        "error_bound: n must be an integer >= 1; got 0",
+        "bound-n",
+    ),
+    case(
+        pac_bayes.error_bound,
+        lambda c: pac_bayes.error_bound(0.1, 10, 100, delta=1.0),
+        ValueError,
+        r"error_bound: delta must be a finite number in \(0, 1\); got 1.0",
+        "bound-delta",
+    ),
+    case(
+        pac_bayes.error_bound,
+        lambda c: pac_bayes.error_bound(0.1, float("nan"), 100),
+        ValueError,
+        "error_bound: kl_bits must be a finite number in",
+        "bound-kl-bits",
+    ),
+    case(
+        pac_bayes.prefix_free_bits,
+        lambda c: pac_bayes.prefix_free_bits(0.5),
+        ValueError,
+        r"prefix_free_bits: bits must be a finite number in \[1, inf\]; got 0.5",
+        "prefix-free-bits",
+    ),
+    case(
+        pac_bayes.choice_bits,
+        lambda c: pac_bayes.choice_bits(4, 0),
+        ValueError,
+        r"choice_bits: counts\[1\] must be an integer >= 1; got 0",
+        "choice-bits",
+    ),
+    case(
+        arithmetic_code.encode,
+        lambda c: arithmetic_code.encode(np.array([0, 3]), 3),
+        ValueError,
+        r"encode: symbols must be in \[0, 3\); got \[0, 3\]",
+        "encode-symbols",
+    ),
+    case(
+        arithmetic_code.decode,
+        lambda c: arithmetic_code.decode(np.zeros(1, np.uint32), np.array([2, 2]), 5),
+        ValueError,
+        "decode: counts must be >= 0 and sum to d = 5; got sum 4",
+        "decode-counts",
+    ),
+    case(
+        quantise.uniform_codebook,
+        lambda c: quantise.uniform_codebook(jnp.zeros(4), 1),
+        ValueError,
+        "uniform_codebook: levels must be an integer >= 2; got 1",
+        "uniform-codebook-levels",
+    ),
+    case(
+        quantise.kmeans_codebook,
+        lambda c: quantise.kmeans_codebook(jnp.zeros(4), 3, iterations=0),
+        ValueError,
+        "kmeans_codebook: iterations must be an integer >= 1; got 0",
+        "kmeans-iterations",
+    ),
+    case(
+        quantise.assign,
+        lambda c: quantise.assign(jnp.zeros(4), jnp.zeros((2, 2))),
+        ValueError,
+        r"assign: codebook must be a 1-D array of levels; got shape \(2, 2\)",
+        "assign-codebook",
+    ),
+    case(
+        quantise.straight_through,
+        lambda c: quantise.straight_through(jnp.zeros(4), 0.5),
+        ValueError,
+        "straight_through: codebook must be a 1-D array of levels",
+        "straight-through-codebook",
+    ),
+    case(
+        estimators.quantised,
+        lambda c: estimators.quantised(1),
+        ValueError,
+        "quantised: levels must be an integer >= 2; got 1",
+        "quantised-levels",
+    ),
+    case(
+        estimators.Quantised,
+        lambda c: estimators.Quantised(4, learning_rate=-1.0),
+        ValueError,
+        "quantised: learning_rate must be a finite number > 0",
+        "quantised-class-lr",
+    ),
+    case(
+        bounds.Quantisation,
+        lambda c: bounds.Quantisation(levels=(7, 7)),
+        ValueError,
+        r"Quantisation: levels must not repeat; got \(7, 7\)",
+        "quantisation-levels",
+    ),
+    case(
+        bounds.quantise_member,
+        lambda c: bounds.quantise_member(np.array([0.1, np.nan]), np.zeros(2)),
+        ValueError,
+        "quantise_member: z must be a finite 1-D array",
+        "quantise-member-z",
+    ),
+    case(
+        bounds.bound_members,
+        lambda c: bounds.bound_members(None, c.task, c.data, quantisation={"levels": 7}),
+        TypeError,
+        "bound_members: quantisation must be a subspace.bounds.Quantisation",
+        "bound-members-quantisation",
+    ),
     # --- flatten ---
     case(
         subspace.flatten.ravel,
@@ -1333,7 +1463,7 @@ CASES = [
         estimators.from_json,
         lambda c: estimators.from_json({"name": "dqn"}),
         ValueError,
-        r"estimator must be one of \['backprop', 'es'\]",
+        r"estimator must be one of \['backprop', 'es', 'quantised'\]",
         "estimator-from-json",
     ),
     case(

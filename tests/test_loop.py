@@ -38,8 +38,9 @@ def test_members_learn_and_report_train_and_test_metrics():
         "finite",
         "z",
         "model_state",
+        "estimator_state",
     }
-    assert out["model_state"] == {}  # FC keeps no state of its own
+    assert out["model_state"] == {} and out["estimator_state"] == ()  # FC keeps no state of its own
     # The trained z: zero past each member's d, moved inside it.
     assert out["z"].shape == (3, 32) and (out["z"][0, 2:] == 0).all() and out["z"][0, 1] != 0
     assert out["test_accuracy"].shape == (3,) and out["finite"].all()

@@ -265,14 +265,15 @@ def test_a_diverged_baseline_stops_the_measurement(tmp_path):
     assert saved["baseline"][0]["status"] == "diverged" and not saved["members"]
 
 
-def _readme_snippet(name: str, tmp_path, monkeypatch) -> dict:
-    """Runs the README's ``<!-- snippet:NAME -->`` block as written, from ``tmp_path``."""
+def _readme_snippet(name: str, tmp_path, monkeypatch, namespace=None) -> dict:
+    """Runs the README's ``<!-- snippet:NAME -->`` block as written, from ``tmp_path``
+    (in ``namespace``: a snippet that continues another)."""
     readme = (ROOT / "README.md").read_text()
     block = readme.split(f"<!-- snippet:{name} -->")[1].split("<!-- snippet:end -->")[0]
     code = block.split("```python")[1].split("```")[0]
     monkeypatch.chdir(tmp_path)  # the snippets write to runs/
     monkeypatch.syspath_prepend(str(ROOT))  # `from models import ...`, as from a checkout
-    namespace = {}
+    namespace = {} if namespace is None else namespace
     exec(compile(code, "README.md", "exec"), namespace)
     return namespace
 
@@ -284,10 +285,19 @@ def test_the_readme_rl_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
     assert SweepResult.load(tmp_path / "runs" / "cartpole").to_json() == result.to_json()
 
 
-def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
-    result = _readme_snippet("measure", tmp_path, monkeypatch)["result"]
+def test_the_readme_snippets_run_as_written(tmp_path, monkeypatch, capsys):
+    namespace = _readme_snippet("measure", tmp_path, monkeypatch)
+    result = namespace["result"]
     assert result.complete and result.baseline_metric > 0.9
     found = result.d_int["fastfood"]
     assert found["d"] in (4, 16, 64)  # reached inside the grid, not at d = 1
     assert str(found["d"]) in capsys.readouterr().out
     assert SweepResult.load(tmp_path / "runs" / "mlp").to_json() == result.to_json()
+    # the bounds snippet continues it: d = 1 has fewer coordinates than 3 levels; every
+    # other (d, L) is bounded
+    _readme_snippet("bounds", tmp_path, monkeypatch, namespace)
+    records, best = namespace["records"], namespace["best"]
+    found = sorted({(r["d"], r["levels"]) for r in records})
+    assert found == [(4, 3), (16, 3), (16, 7), (64, 3), (64, 7)]
+    assert best["train_error"] <= best["bound"] < 1.0
+    assert f"d = {best['d']}: error <= {best['bound']:.3f}" in capsys.readouterr().out

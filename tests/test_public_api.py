@@ -40,6 +40,8 @@ TOP_LEVEL = [
 ]
 
 NAMESPACES = {
+    "subspace.arithmetic_code": ["Message", "decode", "encode"],
+    "subspace.bounds": ["Quantisation", "bound_members", "quantise_member"],
     "subspace.checkpoint": ["CheckpointError", "GroupCheckpoint"],
     "subspace.compress": [
         "CompressedModel",
@@ -57,10 +59,13 @@ NAMESPACES = {
         "ESTIMATORS",
         "Estimate",
         "Estimator",
+        "Quantised",
+        "QuantisedState",
         "backprop",
         "check_estimator",
         "es",
         "from_json",
+        "quantised",
         "to_json",
     ],
     "subspace.flatten": ["Leaf", "Unravel", "ravel"],
@@ -79,6 +84,7 @@ NAMESPACES = {
     ],
     "subspace.memory": ["compiled_bytes", "default_budget", "group_size", "program_bytes"],
     "subspace.optimizers": ["Optimizer"],
+    "subspace.pac_bayes": ["choice_bits", "error_bound", "prefix_free_bits"],
     "subspace.progress": ["Progress", "Silent", "TextProgress", "TqdmProgress", "make_progress"],
     "subspace.projections": [
         "PROJECTIONS",
@@ -89,6 +95,7 @@ NAMESPACES = {
         "linear_map",
         "sparse",
     ],
+    "subspace.quantise": ["assign", "kmeans_codebook", "straight_through", "uniform_codebook"],
     "subspace.readout": ["Readout"],
     "subspace.report": ["plot", "summary"],
     "subspace.results": [

@@ -1,0 +1,317 @@
+"""Certified generalisation bounds from (seed, z): one more read-out of a measurement.
+
+A member of a measurement is θ0 + P z, sent as (seed, z). Lotfi et al. (NeurIPS 2022)
+bound its error by quantising z to a codebook of L levels, coding the quantised z as a
+message of ℓ bits and using a PAC-Bayes bound whose prior gives short messages high
+mass (:mod:`subspace.pac_bayes`). :func:`bound_members` does this for every kept member of
+a :class:`subspace.SweepResult` at once:
+
+1. each member's d coordinates of z start a codebook (k-means or evenly spaced levels);
+2. with ``steps > 0``, z and the codebook are fine-tuned together on the training loss
+   (:func:`subspace.estimators.quantised`, straight-through), every member of a
+   (projection, width, L) in one vmapped program (:func:`subspace.train_group`);
+3. z is put on its codebook; the quantised network's error on the whole training set (ê)
+   and on the test set are evaluated, all members in one program;
+4. the symbols are range-coded (:mod:`subspace.arithmetic_code`): ℓ = coded symbols +
+   codebook + symbol counts, ℓ′ = ℓ + 2·log2 ℓ;
+5. b = log2 of the number of (projection, d, seed, L) bounded: the bound reported for the
+   best of them is then a bound for the choice too (a union over every network looked
+   at). Choices made outside this call (learning rates, epochs of the measurement) are
+   the caller's to add with ``extra_choice_bits``;
+6. KL = (ℓ′ + b)·ln 2 and the bound (:func:`subspace.pac_bayes.error_bound`).
+
+The error is ``1 - <accuracy metric>`` of the task's ``eval_fn`` (``error_metric``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from subspace import arithmetic_code, pac_bayes
+from subspace._checks import check_float, check_int
+from subspace.data import Data, check_data
+from subspace.estimators import quantised
+from subspace.loop import evaluate_split, init_group, train_group
+from subspace.quantise import assign, kmeans_codebook, uniform_codebook
+from subspace.sharding import member_mesh
+from subspace.sweep import d_mask, make_sweep
+
+__all__ = ["Quantisation", "bound_members", "quantise_member"]
+
+CODEBOOKS = ("kmeans", "uniform")
+
+
+@dataclasses.dataclass(frozen=True)
+class Quantisation:
+    """How z is quantised, fine-tuned and coded.
+
+    Attributes:
+      levels: every L searched (each L is a choice paid for in b); L >= 2.
+      codebook: how levels start: ``"kmeans"`` of the member's z or ``"uniform"``.
+      steps: quantisation-aware fine-tuning steps (0: quantise the trained z as it is).
+      learning_rate: Adam's on z while fine-tuning.
+      codebook_learning_rate: Adam's on the codebook while fine-tuning.
+      batch_size: the fine-tuning minibatch.
+      codebook_bits: 16 (float16) or 32 (float32) bits per level in the message; the
+        levels are rounded to that precision before the network is evaluated.
+      shuffle_seed: the fine-tuning minibatch order.
+    """
+
+    levels: tuple[int, ...] = (7,)
+    codebook: str = "kmeans"
+    steps: int = 0
+    learning_rate: float = 1e-4
+    codebook_learning_rate: float = 1e-4
+    batch_size: int = 128
+    codebook_bits: int = 16
+    shuffle_seed: int = 0
+
+    def __post_init__(self) -> None:
+        where = "Quantisation"
+        levels = self.levels
+        if isinstance(levels, int) and not isinstance(levels, bool):
+            levels = (levels,)
+        if not isinstance(levels, (tuple, list)) or not levels:
+            raise TypeError(f"{where}: levels must be a non-empty tuple of integers >= 2")
+        levels = tuple(check_int(v, f"levels[{i}]", 2, where=where) for i, v in enumerate(levels))
+        if len(set(levels)) != len(levels):
+            raise ValueError(f"{where}: levels must not repeat; got {levels}")
+        object.__setattr__(self, "levels", levels)
+        if self.codebook not in CODEBOOKS:
+            raise ValueError(f"{where}: codebook must be one of {CODEBOOKS}; got {self.codebook!r}")
+        check_int(self.steps, "steps", 0, where=where)
+        check_float(self.learning_rate, "learning_rate", where, positive=True)
+        check_float(self.codebook_learning_rate, "codebook_learning_rate", where, positive=True)
+        check_int(self.batch_size, "batch_size", 1, where=where)
+        if self.codebook_bits not in arithmetic_code.CODEBOOK_BITS:
+            raise ValueError(
+                f"{where}: codebook_bits must be one of {arithmetic_code.CODEBOOK_BITS}; "
+                f"got {self.codebook_bits!r}"
+            )
+        check_int(self.shuffle_seed, "shuffle_seed", 0, where=where)
+
+
+def quantise_member(z: Any, codebook: Any, codebook_bits: int = 16) -> tuple[np.ndarray, ...]:
+    """``(symbols, codebook, z_q)``: the codebook rounded to its message precision (and
+    sorted), each coordinate's nearest level, and z on the codebook."""
+    dtype = np.float16 if codebook_bits == 16 else np.float32
+    z = np.asarray(z, np.float32)
+    if z.ndim != 1 or not np.all(np.isfinite(z)):
+        raise ValueError("quantise_member: z must be a finite 1-D array")
+    codebook = np.sort(np.asarray(codebook).astype(dtype).astype(np.float32))
+    if codebook.ndim != 1 or not 2 <= len(codebook) <= len(z):
+        raise ValueError(
+            f"quantise_member: the codebook must have 2 to d = {len(z)} levels; "
+            f"got shape {codebook.shape}"
+        )
+    symbols = np.asarray(assign(jnp.asarray(z), jnp.asarray(codebook)))
+    return symbols, codebook, codebook[symbols]
+
+
+def bound_members(
+    result: Any,
+    task: Any,
+    data: Data,
+    *,
+    quantisation: Quantisation | None = None,
+    projection: str | None = None,
+    delta: float = 0.05,
+    error_metric: str = "accuracy",
+    extra_choice_bits: float = 0.0,
+    eval_batch_size: int = 1000,
+) -> list[dict]:
+    """Bounds every kept member of ``result`` (see the module docstring); one record each.
+
+    Args:
+      result: a :class:`subspace.SweepResult` whose members' networks are kept.
+      task: the task it measured (rebuilds θ0 and P).
+      data: the training and test data it was measured on; n = ``len(data.train_x)``.
+      quantisation: a :class:`Quantisation` (default: L = 7, k-means, no fine-tuning).
+      projection: which projection's members (default: all).
+      delta: the bound holds with probability at least 1 − δ.
+      error_metric: the accuracy metric of ``task.eval_fn``; error = 1 − it.
+      extra_choice_bits: bits for choices made outside this call by looking at the data.
+
+    Returns:
+      One dict per (projection, d, seed, L): ``train_error`` (ê, quantised, all n),
+      ``test_error`` (quantised), ``levels``, ``message_bits`` (ℓ) and its parts
+      ``symbol_bits``, ``codebook_bits``, ``count_bits``, ``prefix_free_bits`` (ℓ′),
+      ``choice_bits`` (b), ``kl`` (nats), ``bound``, ``n``, ``delta``, ``seconds`` (the
+      group's wall time per member), ``finite`` (False: fine-tuning diverged; no bound).
+    """
+    where = "bound_members"
+    q = Quantisation() if quantisation is None else quantisation
+    if not isinstance(q, Quantisation):
+        raise TypeError(f"{where}: quantisation must be a subspace.bounds.Quantisation")
+    check_data(data, q.batch_size, where)
+    delta = float(delta)
+    pac_bayes.error_bound(0.0, 0.0, 1, delta)  # checks delta before any work
+    extra = check_float(extra_choice_bits, "extra_choice_bits", where, positive=False)
+    members = [
+        r
+        for r in result.members
+        if (projection is None or r["projection"] == projection) and r.get("status", "ok") == "ok"
+    ]
+    if not members:
+        raise ValueError(f"{where}: the result has no trained member to bound")
+    largest = max(r["d"] for r in members)
+    if max(q.levels) > largest:
+        raise ValueError(
+            f"{where}: levels must be at most the largest d ({largest}); got {max(q.levels)}"
+        )
+    _check_metric(task, data, error_metric, where)
+    pairs = sum(r["d"] >= levels for r in members for levels in q.levels)
+    n = len(data.train_x)
+    b = math.log2(pairs) + extra
+    networks = {id(r): result.member(task, r["d"], r["seed"], r["projection"]) for r in members}
+    groups: dict[tuple, list[dict]] = {}
+    for r in members:
+        groups.setdefault((r["projection"], r["width"]), []).append(r)
+    records = []
+    for (proj, width), group in sorted(groups.items()):
+        for levels in q.levels:
+            some = [r for r in group if r["d"] >= levels]  # L levels need d >= L coordinates
+            if not some:
+                continue
+            start = time.perf_counter()
+            found = _bound_group(
+                task, data, q, (proj, width, levels), some, networks, error_metric, eval_batch_size
+            )
+            seconds = (time.perf_counter() - start) / len(some)
+            for r, (e_train, e_test, finite, symbols) in zip(some, found, strict=True):
+                record = _record(r, levels, e_train, e_test, finite, symbols, q, n, b, delta)
+                records.append({**record, "seconds": seconds})
+    return records
+
+
+def _check_metric(task: Any, data: Data, error_metric: str, where: str) -> None:
+    """``error_metric`` among the metrics of the task's ``eval_fn`` (shapes only)."""
+    if task.eval_fn is None:
+        raise ValueError(f"{where}: the task has no eval_fn to measure its error with")
+    params, model_state = jax.eval_shape(task.init, jax.random.key(0))
+    batch = (data.train_x[:2], data.train_y[:2])
+    metrics = jax.eval_shape(task.eval_fn, params, model_state, batch, jax.random.key(0))
+    if error_metric not in metrics:
+        raise ValueError(
+            f"{where}: error_metric must be one of the task's metrics {sorted(metrics)}; "
+            f"got {error_metric!r}"
+        )
+
+
+def _record(r, levels, e_train, e_test, finite, symbols, q, n, b, delta) -> dict:
+    record = {"projection": r["projection"], "d": r["d"], "seed": r["seed"], "levels": levels}
+    record.update(n=n, delta=delta, choice_bits=b, finite=bool(finite))
+    if not finite:  # fine-tuning diverged: no network, no bound
+        return {**record, "train_error": None, "test_error": None, "bound": None}
+    message = arithmetic_code.encode(symbols, levels, codebook_bits=q.codebook_bits)
+    ell = message.bits
+    ell_prime = pac_bayes.prefix_free_bits(ell)
+    kl_bits = ell_prime + b
+    return {
+        **record,
+        "train_error": float(e_train),
+        "test_error": None if np.isnan(e_test) else float(e_test),
+        "symbol_bits": message.symbol_bits,
+        "codebook_bits": message.codebook_bits,
+        "count_bits": message.count_bits,
+        "message_bits": ell,
+        "prefix_free_bits": ell_prime,
+        "kl": kl_bits * math.log(2.0),
+        "bound": pac_bayes.error_bound(float(np.clip(e_train, 0.0, 1.0)), kl_bits, n, delta),
+    }
+
+
+def _padded(a: np.ndarray, size: int) -> np.ndarray:
+    """``a``'s member axis padded to ``size`` by repeating its last member (as
+    ``init_group`` pads the members)."""
+    return a[np.minimum(np.arange(size), len(a) - 1)]
+
+
+def _warm(zs, books, model_states, estimator):
+    """The start of fine-tuning: the trained z, model state and codebook of every member."""
+
+    def start(state):
+        size = len(state.mask)
+        codebooks = jnp.asarray(_padded(books, size))
+        train = state.train._replace(
+            z=jnp.asarray(_padded(zs, size)),
+            estimator_state=jax.vmap(estimator.start)(codebooks),
+        )
+        if model_states is not None:
+            ms = jax.tree_util.tree_map(lambda a: jnp.asarray(_padded(a, size)), model_states)
+            train = train._replace(model_state=ms)
+        return state._replace(train=train)
+
+    return start
+
+
+def _model_states(group, networks):
+    leaves = jax.tree_util.tree_leaves(networks[id(group[0])].model_state)
+    if not leaves:
+        return None
+    states = [networks[id(r)].model_state for r in group]
+    return jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(x) for x in a]), *states)
+
+
+def _bound_group(task, data, q, where, group, networks, error_metric, eval_batch_size):
+    """Fine-tunes (if asked), quantises and evaluates one group's members."""
+    projection, width, levels = where
+    model_states = _model_states(group, networks)
+    ds = np.array([r["d"] for r in group])
+    seeds = np.array([r["seed"] for r in group])
+    zs = np.zeros((len(group), width), np.float32)
+    for i, r in enumerate(group):
+        zs[i, : r["d"]] = np.asarray(networks[id(r)].z)
+    masks = np.asarray(jax.vmap(lambda d: d_mask(d, width))(ds))
+    init = kmeans_codebook if q.codebook == "kmeans" else uniform_codebook
+    books = np.asarray(jax.vmap(lambda z, m: init(z, levels, m))(zs, masks))
+    estimator = quantised(levels, learning_rate=q.codebook_learning_rate)
+    sweep = make_sweep(
+        task, optax.adam(q.learning_rate), projection=projection, width=width, estimator=estimator
+    )
+    finite = np.ones(len(group), bool)
+    if q.steps > 0:
+        out = train_group(
+            sweep,
+            (ds, seeds),
+            steps=q.steps,
+            data=data,
+            batch_size=q.batch_size,
+            shuffle_seed=q.shuffle_seed,
+            start=_warm(zs, books, model_states, estimator),
+            eval_batch_size=eval_batch_size,
+        )
+        zs, books = out["z"], out["estimator_state"].codebook
+        finite = out["finite"].copy()
+        model_states = None if model_states is None else out["model_state"]
+    quantised_z = np.zeros_like(zs)
+    symbols = []
+    for i, r in enumerate(group):
+        ok = finite[i] and np.all(np.isfinite(zs[i, : r["d"]])) and np.all(np.isfinite(books[i]))
+        finite[i] = ok
+        if ok:
+            s, _, zq = quantise_member(zs[i, : r["d"]], books[i], q.codebook_bits)
+            quantised_z[i, : r["d"]] = zq
+            symbols.append(s)
+        else:
+            symbols.append(None)
+    mesh = member_mesh()
+    size = -(-len(group) // mesh.devices.size) * mesh.devices.size
+    state = init_group(sweep, (ds, seeds), group_size=size, mesh=mesh)
+    state = _warm(quantised_z, books, model_states, estimator)(state)
+    errors = []
+    for x, y in ((data.train_x, data.train_y), (data.test_x, data.test_y)):
+        if x is None:
+            errors.append(np.full(len(group), np.nan))
+            continue
+        metrics = evaluate_split(sweep, state, x, y, mesh, eval_batch_size)
+        errors.append(1.0 - metrics[error_metric][: len(group)])
+    return [(errors[0][i], errors[1][i], finite[i], symbols[i]) for i in range(len(group))]
