@@ -8,8 +8,10 @@ every trained network (``python -m experiments.run CONFIG``, written to
 ``experiments/results/CONFIG``): each member is quantised, optionally fine-tuned with its
 codebook, range-coded and bounded, all members of a projection in one vmapped program.
 Writes ``bounds.json`` (the settings, one record per (d, seed, L), the best bound and the
-wall time) and ``bounds.png`` (the bound, ê and the test error against d, the best
-marked) to ``experiments/results/CONFIG`` or ``--out``. ``--smoke`` measures the config's
+wall time), ``bounds.png`` (the bound, ê and the test error against d, the best marked)
+and ``bound_best.npz`` (the best bound's quantised network: the message it counts, as a
+compressed file that ``subspace.load_compressed`` reads) to
+``experiments/results/CONFIG`` or ``--out``. ``--smoke`` measures the config's
 smoke size into ``--out`` (a temporary folder unless given) and bounds that, in seconds.
 
 Every choice the bound looks at is paid for in b: the d values, seeds and L of this
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 import sys
 import tempfile
 import time
@@ -29,7 +32,7 @@ from pathlib import Path
 
 import subspace
 from experiments import config as configs
-from experiments.io import atomic_write_json
+from experiments.io import atomic_write_bytes, atomic_write_json
 from experiments.run import UserError, _load_data, _one_line
 from subspace import bounds
 
@@ -100,9 +103,15 @@ def run(name: str, data_dir, download: bool, smoke: bool, out: Path | None) -> d
         subspace.measure(task, exp.measurement(), data=data, run=exp.run, progress=False)
     result = subspace.SweepResult.load(folder)
     start = time.perf_counter()
+    files = Path(tempfile.mkdtemp(prefix="subspace-bound-files-"))
     try:
         records = bounds.bound_members(
-            result, task, data, quantisation=quantisation, extra_choice_bits=EXTRA_CHOICES
+            result,
+            task,
+            data,
+            quantisation=quantisation,
+            extra_choice_bits=EXTRA_CHOICES,
+            out=files,
         )
     except FileNotFoundError as e:
         raise UserError(f"{folder}: {_one_line(e)} (re-run the measurement)") from None
@@ -118,8 +127,11 @@ def run(name: str, data_dir, download: bool, smoke: bool, out: Path | None) -> d
         "n": len(data.train_x),
         "records": records,
         "best": min(finite, key=lambda r: r["bound"]),
+        "best_file": "bound_best.npz",
         "wall_s": wall,
     }
+    atomic_write_bytes(folder / "bound_best.npz", (files / record["best"]["file"]).read_bytes())
+    shutil.rmtree(files, ignore_errors=True)
     atomic_write_json(folder / "bounds.json", record)
     plot(record, folder / "bounds.png")
     return record

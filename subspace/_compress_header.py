@@ -15,7 +15,9 @@ member by member with ``zipfile`` and numpy's ``.npy`` header parser, in
   ``jax.tree_util.keystr`` of each leaf's path), ``sha256`` (of θ0, of P's state, of
   θ = θ0 + P z and, with model state, of its leaves), ``model`` and ``extra`` (the
   caller's JSON).
-* ``z``: shape (d,), dtype ``z_dtype`` (float32 or float64).
+* ``z``: shape (d,), dtype ``z_dtype`` (float32 or float64); or, for a quantised z
+  (``save_compressed(codebook=...)``), ``codebook`` and ``symbols`` in its place, with the
+  header's ``quantised`` field (:mod:`subspace._compress_quantised`).
 * ``theta0``: only with ``store_theta0=True``: the flat θ0, shape (D,); a dtype numpy has no
   native code for (bfloat16) is stored as its bits (uint16) and viewed back.
 * ``model_state``: only with ``model_state=``: uint8, the bytes of its leaves one after the
@@ -91,7 +93,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from subspace import _keys
+from subspace import _compress_quantised, _keys
 from subspace._compress_json import (  # noqa: F401 -- MAX_HEADER_DEPTH: a limit of the format
     MAX_HEADER_DEPTH,
     describe,
@@ -134,6 +136,7 @@ def new_header(
     sha256: dict,
     model: Any,
     extra: Any,
+    quantised: dict | None = None,
 ) -> dict:
     """The header of a file (its fields are listed above); :func:`header_bytes` checks it."""
     from subspace import __version__  # at call time: subspace/__init__ imports compress
@@ -154,6 +157,7 @@ def new_header(
             [leaf.name, list(leaf.shape), np.dtype(leaf.dtype).name] for leaf in sub.unravel.leaves
         ],
         "model_state": None if state_table is None else {"leaves": state_table},
+        "quantised": quantised,
         "sha256": sha256,
         "model": model,
         "extra": extra,
@@ -196,12 +200,24 @@ def check_members(zf: zipfile.ZipFile, header: dict, path: Path, where: str) -> 
     the model state's leaf table; no data read."""
     names = set(zf.namelist())
     members = {n: npy_header(zf, n, path, where) for n in ARRAYS[1:] if f"{n}.npy" in names}
-    z, d, want = members["z"], header["d"], np.dtype(header["z_dtype"])
-    if z.shape != (d,) or z.dtype != want:
-        raise FileError(
-            f"{where}: {path}: array 'z' does not match the header: file has {z.dtype} "
-            f"{z.shape}, header says {want} ({d},)"
-        )
+    d, want = header["d"], np.dtype(header["z_dtype"])
+    if header["quantised"] is not None:
+        _compress_quantised.check_members(members, header["quantised"], path, where)
+    else:
+        z = members.get("z")
+        if (
+            z is None
+            or z.shape != (d,)
+            or z.dtype != want
+            or {"codebook", "symbols"} & set(members)
+        ):
+            got = "no z" if z is None else f"{z.dtype} {z.shape}"
+            if {"codebook", "symbols"} & set(members):
+                got += " and a quantised z's arrays"
+            raise FileError(
+                f"{where}: {path}: array 'z' does not match the header: file has {got}, "
+                f"header says {want} ({d},)"
+            )
     t0 = header["theta0"]
     stored = t0["source"] == "stored"
     if stored != ("theta0" in members):
@@ -265,6 +281,8 @@ def check_header(header: Any, ctx: str) -> dict:
     check_leaves_json(header.get("leaves"), D, ctx)
     header.setdefault("model_state", None)  # files without it (all of format version 1)
     check_model_state_json(header["model_state"], ctx)
+    header.setdefault("quantised", None)  # files with z itself
+    _compress_quantised.check_json(header["quantised"], d, ctx)
     check_sha256_json(header.get("sha256"), header["model_state"] is not None, ctx)
     header.setdefault("model", None)
     header.setdefault("extra", None)

@@ -25,7 +25,7 @@ import numpy as np
 
 __all__: list[str] = []
 
-ARRAYS = ("header", "z", "theta0", "model_state")  # the members a subspace file may have
+ARRAYS = ("header", "z", "theta0", "model_state", "codebook", "symbols")  # a file's members
 MAX_NPY_HEADER = 10_000  # a .npy header's own length (numpy's default limit)
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
@@ -75,12 +75,15 @@ def check_directory(zf: zipfile.ZipFile, path: Path, where: str) -> None:
                 "one a reader takes is not defined)"
             )
     known = {f"{name}.npy" for name in ARRAYS}
-    missing = sorted(name for name in ("header", "z") if f"{name}.npy" not in seen)
+    quantised = {"codebook.npy", "symbols.npy"} & set(seen)
+    z = ("codebook", "symbols") if quantised else ("z",)  # a quantised z has no z array
+    missing = sorted(name for name in ("header", *z) if f"{name}.npy" not in seen)
     unexpected = sorted(n.removesuffix(".npy") for n in seen if n not in known)
     if missing or unexpected:
         raise FileError(
             f"{where}: {path} is not a subspace file: arrays missing {missing}, unexpected "
-            f"{unexpected}; expected 'header', 'z' and optionally 'theta0' and 'model_state'"
+            f"{unexpected}; expected 'header', 'z' (or 'codebook' and 'symbols') and "
+            "optionally 'theta0' and 'model_state'"
         )
     for info in infos:
         if info.compress_type not in ZIP_METHODS:

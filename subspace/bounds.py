@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -127,6 +129,7 @@ def bound_members(
     error_metric: str = "accuracy",
     extra_choice_bits: float = 0.0,
     eval_batch_size: int = 1000,
+    out: str | os.PathLike | None = None,
 ) -> list[dict]:
     """Bounds every kept member of ``result`` (see the module docstring); one record each.
 
@@ -139,6 +142,11 @@ def bound_members(
       delta: the bound holds with probability at least 1 − δ.
       error_metric: the accuracy metric of ``task.eval_fn``; error = 1 − it.
       extra_choice_bits: bits for choices made outside this call by looking at the data.
+      out: a folder to write every quantised network to, as the message the bound counts:
+        ``<projection>/d<d>-s<seed>-L<L>.npz``, a compressed file holding the codebook and
+        the range-coded symbols (``save_compressed(..., codebook=...)``); the record gains
+        ``file`` (relative to ``out``) and ``file_bytes``. ``load_compressed`` gives the
+        quantised network back, bit for bit.
 
     Returns:
       One dict per (projection, d, seed, L): ``train_error`` (ê, quantised, all n),
@@ -186,8 +194,10 @@ def bound_members(
                 task, data, q, (proj, width, levels), some, networks, error_metric, eval_batch_size
             )
             seconds = (time.perf_counter() - start) / len(some)
-            for r, (e_train, e_test, finite, symbols) in zip(some, found, strict=True):
-                record = _record(r, levels, e_train, e_test, finite, symbols, q, n, b, delta)
+            for r, got in zip(some, found, strict=True):
+                record = _record(r, levels, got, q, n, b, delta)
+                if out is not None and got["finite"]:
+                    record.update(_save(Path(out), record, networks[id(r)], got, q))
                 records.append({**record, "seconds": seconds})
     return records
 
@@ -206,12 +216,33 @@ def _check_metric(task: Any, data: Data, error_metric: str, where: str) -> None:
         )
 
 
-def _record(r, levels, e_train, e_test, finite, symbols, q, n, b, delta) -> dict:
+def _save(out: Path, record: dict, member: Any, got: dict, q: Quantisation) -> dict:
+    """Writes the quantised network as its message; ``{"file", "file_bytes"}``."""
+    from subspace.compress import save_compressed
+
+    name = Path(record["projection"]) / f"d{record['d']}-s{record['seed']}-L{record['levels']}.npz"
+    book = got["codebook"].astype(np.float16 if q.codebook_bits == 16 else np.float32)
+    state = got["model_state"]
+    path = save_compressed(
+        out / name,
+        member.subspace,
+        jnp.asarray(got["z"], member.subspace.dtype),
+        key=member.projection_key,
+        theta0_key=member.init_key,
+        model_state=state if jax.tree_util.tree_leaves(state) else None,
+        codebook=book,
+        extra={"bound": {k: v for k, v in record.items() if k != "finite"}},
+    )
+    return {"file": str(name), "file_bytes": path.stat().st_size}
+
+
+def _record(r, levels, got, q, n, b, delta) -> dict:
     record = {"projection": r["projection"], "d": r["d"], "seed": r["seed"], "levels": levels}
-    record.update(n=n, delta=delta, choice_bits=b, finite=bool(finite))
-    if not finite:  # fine-tuning diverged: no network, no bound
+    record.update(n=n, delta=delta, choice_bits=b, finite=bool(got["finite"]))
+    if not got["finite"]:  # fine-tuning diverged: no network, no bound
         return {**record, "train_error": None, "test_error": None, "bound": None}
-    message = arithmetic_code.encode(symbols, levels, codebook_bits=q.codebook_bits)
+    e_train, e_test = got["train_error"], got["test_error"]
+    message = arithmetic_code.encode(got["symbols"], levels, codebook_bits=q.codebook_bits)
     ell = message.bits
     ell_prime = pac_bayes.prefix_free_bits(ell)
     kl_bits = ell_prime + b
@@ -293,16 +324,20 @@ def _bound_group(task, data, q, where, group, networks, error_metric, eval_batch
         finite = out["finite"].copy()
         model_states = None if model_states is None else out["model_state"]
     quantised_z = np.zeros_like(zs)
-    symbols = []
+    found = []
     for i, r in enumerate(group):
         ok = finite[i] and np.all(np.isfinite(zs[i, : r["d"]])) and np.all(np.isfinite(books[i]))
         finite[i] = ok
+        got = {"finite": bool(ok)}
         if ok:
-            s, _, zq = quantise_member(zs[i, : r["d"]], books[i], q.codebook_bits)
-            quantised_z[i, : r["d"]] = zq
-            symbols.append(s)
-        else:
-            symbols.append(None)
+            got["symbols"], got["codebook"], got["z"] = quantise_member(
+                zs[i, : r["d"]], books[i], q.codebook_bits
+            )
+            quantised_z[i, : r["d"]] = got["z"]
+            got["model_state"] = jax.tree_util.tree_map(
+                lambda a, i=i: np.asarray(a)[i], () if model_states is None else model_states
+            )
+        found.append(got)
     mesh = member_mesh()
     size = -(-len(group) // mesh.devices.size) * mesh.devices.size
     state = init_group(sweep, (ds, seeds), group_size=size, mesh=mesh)
@@ -314,4 +349,6 @@ def _bound_group(task, data, q, where, group, networks, error_metric, eval_batch
             continue
         metrics = evaluate_split(sweep, state, x, y, mesh, eval_batch_size)
         errors.append(1.0 - metrics[error_metric][: len(group)])
-    return [(errors[0][i], errors[1][i], finite[i], symbols[i]) for i in range(len(group))]
+    for i, got in enumerate(found):
+        got.update(train_error=errors[0][i], test_error=errors[1][i])
+    return found

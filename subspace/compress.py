@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from subspace import _keys
+from subspace import _compress_quantised, _keys
 from subspace._compress_header import (  # noqa: F401 -- the format's constants, read here too
     FORMAT,
     FORMAT_VERSION,
@@ -145,6 +145,7 @@ def save_compressed(
     extra: dict | None = None,
     verify: bool = True,
     model_state: Any = None,
+    codebook: Any = None,
 ) -> Path:
     """Writes a trained subspace model as its description (projection, key, d, D, model, z).
 
@@ -175,6 +176,10 @@ def save_compressed(
         may be bool, (u)int8-64, float16, bfloat16, float32 or float64 (a PRNG key leaf:
         store ``jax.random.key_data`` of it). ``load_compressed(...,
         model_state_like=...)`` gives it back.
+      codebook: for a quantised z (every coordinate one of these L levels, a float16 or
+        float32 array): the file stores the codebook and the range-coded symbols instead
+        of z, the message a generalisation bound counts (:mod:`subspace.bounds`;
+        ``pip install "subspace-intrinsic[bounds]"``); ``load_compressed`` decodes it.
 
     Returns:
       The path written.
@@ -223,9 +228,12 @@ def save_compressed(
     }
     if state_leaves is not None:
         sha["model_state"] = _sha256(state_leaves)
-    header = new_header(subspace, z, key, options, t0, state_table, sha, model, extra)
+    quantised, z_arrays = None, {"z": z}
+    if codebook is not None:
+        quantised, z_arrays = _compress_quantised.to_arrays(z, codebook, where)
+    header = new_header(subspace, z, key, options, t0, state_table, sha, model, extra, quantised)
     raw = header_bytes(header, where)
-    arrays = {"header": np.frombuffer(raw, np.uint8), "z": z}
+    arrays = {"header": np.frombuffer(raw, np.uint8), **z_arrays}
     if store_theta0:
         arrays["theta0"] = to_disk(theta0)
     if state_leaves is not None:
@@ -331,7 +339,10 @@ def load_compressed(
         params = theta0_params(zf, header, members, theta0, init, params_like, path, where)
         check_leaves(header, leaf_table(params), where)
         options = wrap_options(header, draw_key, max_state_bytes, path, where)
-        z = jnp.asarray(npy_data(zf, members["z"], path, where))
+        if header["quantised"] is None:
+            z = jnp.asarray(npy_data(zf, members["z"], path, where))
+        else:
+            z = jnp.asarray(_compress_quantised.read_z(zf, members, header, path, where))
         model_state = None
         if state_like is not None:  # its leaves match the header's: that many bytes
             model_state = read_state(zf, header, members, model_state_like, path, where)

@@ -1,7 +1,10 @@
 """Certified generalisation bounds (subspace.bounds): the coder, the PAC-Bayes bound, the
 quantisation and the batched read-out of a measurement."""
 
+import json
 import math
+import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -184,3 +187,60 @@ def _only(result, d, seed):
 
     members = [m for m in result.members if (m["d"], m["seed"]) == (d, seed)]
     return dataclasses.replace(result, members=members)
+
+
+def test_the_message_is_the_file_and_reloads_to_the_same_errors(measured, tmp_path):
+    q = bounds.Quantisation(levels=(4,), steps=5, batch_size=50)
+    records = bounds.bound_members(
+        _only(measured, 16, 0), CNN_TASK, DATA, quantisation=q, out=tmp_path
+    )
+    (r,) = records
+    path = tmp_path / r["file"]
+    assert r["file"] == "fastfood/d16-s0-L4.npz" and r["file_bytes"] == path.stat().st_size
+    header = subspace.compress.compressed_header(path)
+    assert header["quantised"]["levels"] == 4 and header["extra"]["bound"]["bound"] == r["bound"]
+    like = measured.member(CNN_TASK, 16, 0).model_state
+    back = subspace.load_compressed(path, init=lambda k: CNN_TASK.init(k)[0], model_state_like=like)
+    assert len(np.unique(np.asarray(back.z))) <= 4
+    for split, x, y in (("train", DATA.train_x, DATA.train_y), ("test", DATA.test_x, DATA.test_y)):
+        out = CNN_TASK.eval_fn(back.params, back.model_state, (x, y))
+        assert 1 - float(np.mean(np.asarray(out["accuracy"]))) == pytest.approx(
+            r[f"{split}_error"], abs=1e-6
+        )
+
+
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.mark.skipif(
+    not (DATASETS / "mnist").is_dir(),
+    reason="the offline MNIST files (../shared/datasets/mnist) are absent",
+)
+def test_the_bounds_command_smoke_run_on_real_files(tmp_path, capsys):
+    from experiments import bounds as command
+
+    command.main(["mnist_fc", "--smoke", "--data-dir", str(DATASETS), "--out", str(tmp_path)])
+    written = json.loads((tmp_path / "bounds.json").read_text())
+    assert written["n"] == 512 and written["best"]["levels"] == 3
+    assert written["best"]["choice_bits"] == pytest.approx(math.log2(4) + 1)  # 4 members, 1 extra
+    assert (tmp_path / "bounds.png").stat().st_size > 0
+    best = subspace.compress.compressed_header(tmp_path / "bound_best.npz")
+    assert best["quantised"]["levels"] == 3
+    assert capsys.readouterr().out.startswith("mnist_fc: error <= ")
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["toy"], r"error: config must be one of \['mnist_fc', 'mnist_lenet'\]"),
+        (["mnist_fc", "--out", "{tmp}"], "no measurement; run python -m experiments.run mnist_fc"),
+        (["mnist_fc", "--levels"], "error: unrecognized arguments: --levels"),
+    ],
+)
+def test_the_bounds_command_says_one_error_line(argv, match, tmp_path, capsys):
+    from experiments import bounds as command
+
+    with pytest.raises(SystemExit) as exit_:
+        command.main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1 and re.search(match, err)
