@@ -1,6 +1,6 @@
 """Certified generalisation bounds of a measured experiment's members (subspace.bounds).
 
-    python -m experiments.bounds CONFIG [--data-dir DIR] [--smoke] [--out DIR]
+    python -m experiments.bounds CONFIG [--prior data] [--data-dir DIR] [--smoke] [--out DIR]
 
 CONFIG is a config of ``experiments/configs`` that has a bounds setting below (``--list``
 names them). Its measurement must have been run with this version's code, which keeps
@@ -13,6 +13,13 @@ and ``bound_best.npz`` (the best bound's quantised network: the message it count
 compressed file that ``subspace.load_compressed`` reads) to
 ``experiments/results/CONFIG`` or ``--out``. ``--smoke`` measures the config's
 smoke size into ``--out`` (a temporary folder unless given) and bounds that, in seconds.
+
+``--prior data`` bounds with a data-dependent prior (Lotfi et al.'s second setting): the
+full-parameter network trained on the first half A of the training set (the config's
+baseline optimiser and epochs, seed 0) is θ0 of every member; the members are measured
+on the whole training set (``experiments/results/CONFIG_prior``: the posterior may
+depend on any data, the prior only on A), and the bound is read on the second half B
+(n = |B|).
 
 Every choice the bound looks at is paid for in b: the d values, seeds and L of this
 call, and ``EXTRA_CHOICES`` for the settings chosen before (the measurement's learning
@@ -61,13 +68,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--download", action="store_true", help="let TFDS fetch the data")
     parser.add_argument("--smoke", action="store_true", help="measure and bound a tiny size")
     parser.add_argument("--out", type=Path, help="where the measurement and bounds are")
+    parser.add_argument(
+        "--prior",
+        choices=("random", "data"),
+        default="random",
+        help="θ0: the config's random initialisation (default) or trained on half the data",
+    )
     args = parser.parse_args(argv)
     if args.list or args.config is None:
         for name, q in SETTINGS.items():
             print(f"{name:20s} levels {list(q.levels)}, {q.steps} fine-tuning steps")
         return 0
     try:
-        record = run(args.config, args.data_dir, args.download, args.smoke, args.out)
+        record = run(args.config, args.data_dir, args.download, args.smoke, args.out, args.prior)
     except UserError as e:
         parser.exit(2, f"error: {_one_line(e)}\n")
     except KeyboardInterrupt:
@@ -82,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run(name: str, data_dir, download: bool, smoke: bool, out: Path | None) -> dict:
+def run(
+    name: str, data_dir, download: bool, smoke: bool, out: Path | None, prior: str = "random"
+) -> dict:
     """Bounds config ``name``'s members; writes and returns the bounds record."""
     if name not in SETTINGS:
         raise UserError(f"config must be one of {sorted(SETTINGS)} (bound settings); got {name!r}")
@@ -90,17 +105,30 @@ def run(name: str, data_dir, download: bool, smoke: bool, out: Path | None) -> d
     quantisation = SMOKE if smoke else SETTINGS[name]
     if smoke:
         out = Path(tempfile.mkdtemp(prefix="subspace-bounds-")) if out is None else out
+    elif out is None and prior == "data":
+        out = Path(exp.run.out + "_prior")
+    if out is not None:
         exp = dataclasses.replace(exp, run=dataclasses.replace(exp.run, out=str(out)))
-    folder = Path(exp.run.out) if out is None else out
-    if not (folder / "results.json").exists() and not smoke:
+    folder = Path(exp.run.out)
+    measured_here = smoke or prior == "data"
+    if not (folder / "results.json").exists() and not measured_here:
         raise UserError(
             f"{folder}: no measurement; run python -m experiments.run {name} first (this "
             "version keeps the trained networks the bounds need)"
         )
     task = exp.task.build()
     data = _load_data(exp, data_dir, download)
-    if smoke:
-        subspace.measure(task, exp.measurement(), data=data, run=exp.run, progress=False)
+    bound_data = data
+    if prior == "data":
+        half = len(data.train_x) // 2
+        a = subspace.Data(data.train_x[:half], data.train_y[:half], data.test_x, data.test_y)
+        bound_data = subspace.Data(
+            data.train_x[half:], data.train_y[half:], data.test_x, data.test_y
+        )
+        task = _prior_task(task, exp, a)
+    if measured_here:
+        run_ = dataclasses.replace(exp.run, resume=True, overwrite=False)
+        subspace.measure(task, exp.measurement(), data=data, run=run_, progress=not smoke)
     result = subspace.SweepResult.load(folder)
     start = time.perf_counter()
     files = Path(tempfile.mkdtemp(prefix="subspace-bound-files-"))
@@ -108,7 +136,7 @@ def run(name: str, data_dir, download: bool, smoke: bool, out: Path | None) -> d
         records = bounds.bound_members(
             result,
             task,
-            data,
+            bound_data,
             quantisation=quantisation,
             extra_choice_bits=EXTRA_CHOICES,
             out=files,
@@ -121,10 +149,11 @@ def run(name: str, data_dir, download: bool, smoke: bool, out: Path | None) -> d
         raise UserError(f"{name}: every member's fine-tuning diverged; no bound")
     record = {
         "config": name,
+        "prior": prior,
         "smoke": smoke,
         "quantisation": dataclasses.asdict(quantisation),
         "extra_choice_bits": EXTRA_CHOICES,
-        "n": len(data.train_x),
+        "n": len(bound_data.train_x),
         "records": records,
         "best": min(finite, key=lambda r: r["bound"]),
         "best_file": "bound_best.npz",
@@ -135,6 +164,33 @@ def run(name: str, data_dir, download: bool, smoke: bool, out: Path | None) -> d
     atomic_write_json(folder / "bounds.json", record)
     plot(record, folder / "bounds.png")
     return record
+
+
+def _prior_task(task: subspace.Task, exp: configs.Experiment, a: subspace.Data) -> subspace.Task:
+    """``task`` whose θ0 is the full-parameter network trained on ``a`` (seed 0)."""
+    import jax
+    import numpy as np
+
+    schedule = exp.schedule
+    sweep = subspace.make_baseline(task, schedule.baseline.build())
+    epochs = schedule.epochs or 1
+    steps = schedule.steps or epochs * (len(a.train_x) // schedule.batch_size)
+    print(f"prior: training the full network on {len(a.train_x):,} examples, {steps} steps")
+    out = subspace.train_group(
+        sweep,
+        (np.array([sweep.width]), np.array([0])),
+        steps=steps,
+        data=a,
+        batch_size=schedule.batch_size,
+    )
+    if not out["finite"][0]:
+        raise UserError("the prior's training diverged")
+    print(f"prior: test accuracy {float(out['test_accuracy'][0]):.4f}")
+    params = jax.tree_util.tree_map(lambda x: x[0], out["params"])
+    state = jax.tree_util.tree_map(lambda x: x[0], out["model_state"])
+    return subspace.Task(
+        init=lambda key: (params, state), loss_fn=task.loss_fn, eval_fn=task.eval_fn
+    )
 
 
 def plot(record: dict, path: Path) -> None:
