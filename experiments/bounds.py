@@ -17,7 +17,7 @@ smoke size into ``--out`` (a temporary folder unless given) and bounds that, in 
 ``--prior data`` bounds with a data-dependent prior (Lotfi et al.'s second setting): the
 full-parameter network trained on the first half A of the training set (the config's
 baseline optimiser and epochs, seed 0) is θ0 of every member; the members are measured
-on the whole training set (``experiments/results/CONFIG_prior``: the posterior may
+on the whole training set (``experiments/results/CONFIG/prior``: the posterior may
 depend on any data, the prior only on A), and the bound is read on the second half B
 (n = |B|).
 
@@ -106,7 +106,7 @@ def run(
     if smoke:
         out = Path(tempfile.mkdtemp(prefix="subspace-bounds-")) if out is None else out
     elif out is None and prior == "data":
-        out = Path(exp.run.out + "_prior")
+        out = Path(exp.run.out) / "prior"
     if out is not None:
         exp = dataclasses.replace(exp, run=dataclasses.replace(exp.run, out=str(out)))
     folder = Path(exp.run.out)
