@@ -103,6 +103,14 @@ def check_real(
     return value
 
 
+def check_group_size(value: Any, where: str) -> None:
+    """A group size: ``"auto"``, ``"memory"`` or an integer >= 1."""
+    if isinstance(value, str) and value in ("auto", "memory"):
+        return
+    what = "'auto', 'memory' or an integer >= 1"
+    check_int(value, "group_size", 1, where=where, what=what, range_repr=True)
+
+
 def is_key_dtype(dtype: Any) -> bool:
     """Whether ``dtype`` is a typed PRNG key dtype (``jax.random.key``)."""
     return jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)

@@ -35,16 +35,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from subspace import arithmetic_code, pac_bayes
-from subspace._checks import check_float, check_int
+from subspace._bound_groups import bound_group
+from subspace._checks import check_float, check_group_size, check_int
 from subspace.data import Data, check_data
-from subspace.estimators import quantised
-from subspace.loop import evaluate_split, init_group, train_group
-from subspace.quantise import assign, kmeans_codebook, uniform_codebook
-from subspace.sharding import member_mesh
-from subspace.sweep import d_mask, make_sweep
+from subspace.quantise import quantise_member
 
 __all__ = ["Quantisation", "bound_members", "quantise_member"]
 
@@ -101,23 +97,6 @@ class Quantisation:
         check_int(self.shuffle_seed, "shuffle_seed", 0, where=where)
 
 
-def quantise_member(z: Any, codebook: Any, codebook_bits: int = 16) -> tuple[np.ndarray, ...]:
-    """``(symbols, codebook, z_q)``: the codebook rounded to its message precision (and
-    sorted), each coordinate's nearest level, and z on the codebook."""
-    dtype = np.float16 if codebook_bits == 16 else np.float32
-    z = np.asarray(z, np.float32)
-    if z.ndim != 1 or not np.all(np.isfinite(z)):
-        raise ValueError("quantise_member: z must be a finite 1-D array")
-    codebook = np.sort(np.asarray(codebook).astype(dtype).astype(np.float32))
-    if codebook.ndim != 1 or not 2 <= len(codebook) <= len(z):
-        raise ValueError(
-            f"quantise_member: the codebook must have 2 to d = {len(z)} levels; "
-            f"got shape {codebook.shape}"
-        )
-    symbols = np.asarray(assign(jnp.asarray(z), jnp.asarray(codebook)))
-    return symbols, codebook, codebook[symbols]
-
-
 def bound_members(
     result: Any,
     task: Any,
@@ -130,6 +109,7 @@ def bound_members(
     extra_choice_bits: float = 0.0,
     eval_batch_size: int = 1000,
     out: str | os.PathLike | None = None,
+    group_size: int | str = "auto",
 ) -> list[dict]:
     """Bounds every kept member of ``result`` (see the module docstring); one record each.
 
@@ -147,6 +127,9 @@ def bound_members(
         the range-coded symbols (``save_compressed(..., codebook=...)``); the record gains
         ``file`` (relative to ``out``) and ``file_bytes``. ``load_compressed`` gives the
         quantised network back, bit for bit.
+      group_size: members fine-tuned and evaluated together, as for ``measure``:
+        ``"auto"`` (on a CPU the faster of one member per device and the largest group
+        that fits, timed; on an accelerator the largest), ``"memory"``, or a number.
 
     Returns:
       One dict per (projection, d, seed, L): ``train_error`` (ê, quantised, all n),
@@ -163,6 +146,7 @@ def bound_members(
     delta = float(delta)
     pac_bayes.error_bound(0.0, 0.0, 1, delta)  # checks delta before any work
     extra = check_float(extra_choice_bits, "extra_choice_bits", where, positive=False)
+    check_group_size(group_size, where)
     members = [
         r
         for r in result.members
@@ -190,8 +174,16 @@ def bound_members(
             if not some:
                 continue
             start = time.perf_counter()
-            found = _bound_group(
-                task, data, q, (proj, width, levels), some, networks, error_metric, eval_batch_size
+            found = bound_group(
+                task,
+                data,
+                q,
+                (proj, width, levels),
+                some,
+                networks,
+                error_metric,
+                eval_batch_size,
+                group_size,
             )
             seconds = (time.perf_counter() - start) / len(some)
             for r, got in zip(some, found, strict=True):
@@ -258,97 +250,3 @@ def _record(r, levels, got, q, n, b, delta) -> dict:
         "kl": kl_bits * math.log(2.0),
         "bound": pac_bayes.error_bound(float(np.clip(e_train, 0.0, 1.0)), kl_bits, n, delta),
     }
-
-
-def _padded(a: np.ndarray, size: int) -> np.ndarray:
-    """``a``'s member axis padded to ``size`` by repeating its last member (as
-    ``init_group`` pads the members)."""
-    return a[np.minimum(np.arange(size), len(a) - 1)]
-
-
-def _warm(zs, books, model_states, estimator):
-    """The start of fine-tuning: the trained z, model state and codebook of every member."""
-
-    def start(state):
-        size = len(state.mask)
-        codebooks = jnp.asarray(_padded(books, size))
-        train = state.train._replace(
-            z=jnp.asarray(_padded(zs, size)),
-            estimator_state=jax.vmap(estimator.start)(codebooks),
-        )
-        if model_states is not None:
-            ms = jax.tree_util.tree_map(lambda a: jnp.asarray(_padded(a, size)), model_states)
-            train = train._replace(model_state=ms)
-        return state._replace(train=train)
-
-    return start
-
-
-def _model_states(group, networks):
-    leaves = jax.tree_util.tree_leaves(networks[id(group[0])].model_state)
-    if not leaves:
-        return None
-    states = [networks[id(r)].model_state for r in group]
-    return jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(x) for x in a]), *states)
-
-
-def _bound_group(task, data, q, where, group, networks, error_metric, eval_batch_size):
-    """Fine-tunes (if asked), quantises and evaluates one group's members."""
-    projection, width, levels = where
-    model_states = _model_states(group, networks)
-    ds = np.array([r["d"] for r in group])
-    seeds = np.array([r["seed"] for r in group])
-    zs = np.zeros((len(group), width), np.float32)
-    for i, r in enumerate(group):
-        zs[i, : r["d"]] = np.asarray(networks[id(r)].z)
-    masks = np.asarray(jax.vmap(lambda d: d_mask(d, width))(ds))
-    init = kmeans_codebook if q.codebook == "kmeans" else uniform_codebook
-    books = np.asarray(jax.vmap(lambda z, m: init(z, levels, m))(zs, masks))
-    estimator = quantised(levels, learning_rate=q.codebook_learning_rate)
-    sweep = make_sweep(
-        task, optax.adam(q.learning_rate), projection=projection, width=width, estimator=estimator
-    )
-    finite = np.ones(len(group), bool)
-    if q.steps > 0:
-        out = train_group(
-            sweep,
-            (ds, seeds),
-            steps=q.steps,
-            data=data,
-            batch_size=q.batch_size,
-            shuffle_seed=q.shuffle_seed,
-            start=_warm(zs, books, model_states, estimator),
-            eval_batch_size=eval_batch_size,
-        )
-        zs, books = out["z"], out["estimator_state"].codebook
-        finite = out["finite"].copy()
-        model_states = None if model_states is None else out["model_state"]
-    quantised_z = np.zeros_like(zs)
-    found = []
-    for i, r in enumerate(group):
-        ok = finite[i] and np.all(np.isfinite(zs[i, : r["d"]])) and np.all(np.isfinite(books[i]))
-        finite[i] = ok
-        got = {"finite": bool(ok)}
-        if ok:
-            got["symbols"], got["codebook"], got["z"] = quantise_member(
-                zs[i, : r["d"]], books[i], q.codebook_bits
-            )
-            quantised_z[i, : r["d"]] = got["z"]
-            got["model_state"] = jax.tree_util.tree_map(
-                lambda a, i=i: np.asarray(a)[i], () if model_states is None else model_states
-            )
-        found.append(got)
-    mesh = member_mesh()
-    size = -(-len(group) // mesh.devices.size) * mesh.devices.size
-    state = init_group(sweep, (ds, seeds), group_size=size, mesh=mesh)
-    state = _warm(quantised_z, books, model_states, estimator)(state)
-    errors = []
-    for x, y in ((data.train_x, data.train_y), (data.test_x, data.test_y)):
-        if x is None:
-            errors.append(np.full(len(group), np.nan))
-            continue
-        metrics = evaluate_split(sweep, state, x, y, mesh, eval_batch_size)
-        errors.append(1.0 - metrics[error_metric][: len(group)])
-    for i, got in enumerate(found):
-        got.update(train_error=errors[0][i], test_error=errors[1][i])
-    return found

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from subspace import estimators
-from subspace._checks import check_bool, check_int
+from subspace._checks import check_bool, check_group_size, check_int
 from subspace.config import from_json, to_json
 from subspace.estimators import Backprop, check_estimator
 from subspace.optimizers import Optimizer
@@ -234,15 +234,7 @@ class Run:
         check_int(self.checkpoint_every, "checkpoint_every", 1, where=where, range_repr=True)
         if self.budget_bytes is not None:
             check_int(self.budget_bytes, "budget_bytes", 1, where=where, range_repr=True)
-        if self.group_size not in ("auto", "memory"):
-            check_int(
-                self.group_size,
-                "group_size",
-                1,
-                where=where,
-                what="'auto', 'memory' or an integer >= 1",
-                range_repr=True,
-            )
+        check_group_size(self.group_size, where)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,17 +11,28 @@ Pure JAX functions of one member (``jax.vmap`` them over a group), each taking t
 * :func:`straight_through` — the quantised z, ``codebook[assign(z)]``, whose gradient
   passes to z unchanged (the straight-through estimator) and to each level as the sum over
   the coordinates assigned to it: what quantisation-aware fine-tuning of z and the codebook
-  together needs (:func:`subspace.estimators.quantised`).
+  together needs (:func:`subspace.estimators.quantised`);
+* :func:`quantise_member` — on the host, one member's z put on its codebook, the levels
+  rounded first to the precision the message stores them in.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from subspace._checks import check_int
 
-__all__ = ["assign", "kmeans_codebook", "straight_through", "uniform_codebook"]
+__all__ = [
+    "assign",
+    "kmeans_codebook",
+    "quantise_member",
+    "straight_through",
+    "uniform_codebook",
+]
 
 
 def _in_use(z: jax.Array, mask: jax.Array | None) -> jax.Array:
@@ -81,3 +92,20 @@ def _check_codebook(codebook: jax.Array, where: str) -> None:
         raise ValueError(
             f"{where}: codebook must be a 1-D array of levels; got shape {jnp.shape(codebook)}"
         )
+
+
+def quantise_member(z: Any, codebook: Any, codebook_bits: int = 16) -> tuple[np.ndarray, ...]:
+    """``(symbols, codebook, z_q)``: the codebook rounded to its message precision (and
+    sorted), each coordinate's nearest level, and z on the codebook."""
+    dtype = np.float16 if codebook_bits == 16 else np.float32
+    z = np.asarray(z, np.float32)
+    if z.ndim != 1 or not np.all(np.isfinite(z)):
+        raise ValueError("quantise_member: z must be a finite 1-D array")
+    codebook = np.sort(np.asarray(codebook).astype(dtype).astype(np.float32))
+    if codebook.ndim != 1 or not 2 <= len(codebook) <= len(z):
+        raise ValueError(
+            f"quantise_member: the codebook must have 2 to d = {len(z)} levels; "
+            f"got shape {codebook.shape}"
+        )
+    symbols = np.asarray(assign(jnp.asarray(z), jnp.asarray(codebook)))
+    return symbols, codebook, codebook[symbols]

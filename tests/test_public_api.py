@@ -95,7 +95,13 @@ NAMESPACES = {
         "linear_map",
         "sparse",
     ],
-    "subspace.quantise": ["assign", "kmeans_codebook", "straight_through", "uniform_codebook"],
+    "subspace.quantise": [
+        "assign",
+        "kmeans_codebook",
+        "quantise_member",
+        "straight_through",
+        "uniform_codebook",
+    ],
     "subspace.readout": ["Readout"],
     "subspace.report": ["plot", "summary"],
     "subspace.results": [
