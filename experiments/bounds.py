@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog="python -m experiments.bounds", description=__doc__.split("\n\n")[0])
     parser.add_argument("config", nargs="?", help="a config with bound settings (--list)")
     parser.add_argument("--list", action="store_true", help="list the configs with settings")
+    parser.add_argument("--table", action="store_true", help="the README's table of bounds")
     parser.add_argument("--data-dir", help="the folder of the data files (README, Data)")
     parser.add_argument("--download", action="store_true", help="let TFDS fetch the data")
     parser.add_argument("--smoke", action="store_true", help="measure and bound a tiny size")
@@ -75,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="θ0: the config's random initialisation (default) or trained on half the data",
     )
     args = parser.parse_args(argv)
+    if args.table:
+        print(table())
+        return 0
     if args.list or args.config is None:
         for name, q in SETTINGS.items():
             print(f"{name:20s} levels {list(q.levels)}, {q.steps} fine-tuning steps")
@@ -191,6 +195,36 @@ def _prior_task(task: subspace.Task, exp: configs.Experiment, a: subspace.Data) 
     return subspace.Task(
         init=lambda key: (params, state), loss_fn=task.loss_fn, eval_fn=task.eval_fn
     )
+
+
+#: Lotfi et al. (2022)'s data-independent bounds, as they report them.
+PUBLISHED = {"mnist": "11.6% (LeNet-5, 500 epochs)", "cifar10": "58% (CIFAR-10)"}
+
+
+def table(root: Path = ROOT / "experiments" / "results") -> str:
+    """A markdown table of every committed ``bounds.json`` (the README's)."""
+    from experiments.io import read_json
+
+    lines = [
+        "| config | prior | bound (95%) | ê (quantised, train) | test error | d, seed, L | "
+        "ℓ′ + b bits | n | Lotfi et al. (data-independent) | fine-tuning | bounding time |",
+        "|---|---|---:|---:|---:|---|---:|---:|---|---|---:|",
+    ]
+    for path in sorted(root.glob("*/bounds.json")) + sorted(root.glob("*/prior/bounds.json")):
+        r = read_json(path)
+        if r["smoke"]:
+            continue
+        b, q = r["best"], r["quantisation"]
+        dataset = configs.load(r["config"]).task.dataset
+        prior = "random θ0" if r["prior"] == "random" else "θ0 trained on half A"
+        lines.append(
+            f"| {r['config']} | {prior} | {b['bound']:.1%} | {b['train_error']:.2%} | "
+            f"{b['test_error']:.2%} | {b['d']:,}, {b['seed']}, {b['levels']} | "
+            f"{b['prefix_free_bits']:,.0f} + {b['choice_bits']:.1f} | {r['n']:,} | "
+            f"{PUBLISHED[dataset] if r['prior'] == 'random' else '-'} | "
+            f"{q['steps']} steps, L in {q['levels']} | {r['wall_s']:.0f} s |"
+        )
+    return "\n".join(lines)
 
 
 def plot(record: dict, path: Path) -> None:

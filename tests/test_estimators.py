@@ -229,12 +229,15 @@ def test_sigma_in_theta_perturbs_z_with_sigma_times_sqrt_D_over_d():
 
 
 def test_estimators_are_data_written_and_read_as_json():
-    for estimator in (estimators.backprop(), _es(64, 0.5), _es(8, 0.1, sigma_in_theta=True)):
+    every = (estimators.backprop(), _es(64, 0.5), _es(8, 0.1, sigma_in_theta=True))
+    for estimator in (*every, estimators.quantised(7, learning_rate=3e-4)):
         doc = estimator.to_json()
         assert doc["name"] == estimator.name
         assert estimators.from_json(doc) == estimator
     assert _es(64, 0.5) == _es(64, 0.5) and hash(_es(64, 0.5)) == hash(_es(64, 0.5))
-    with pytest.raises(ValueError, match=r"estimator must be one of \['backprop', 'es'\]"):
+    with pytest.raises(
+        ValueError, match=r"estimator must be one of \['backprop', 'es', 'quantised'\]"
+    ):
         estimators.from_json({"name": "dqn"})
     with pytest.raises(ValueError, match="estimator 'es' has no field 'eval_episodes'"):
         estimators.from_json({"name": "es", "population": 8, "sigma": 0.1, "eval_episodes": 8})
