@@ -107,12 +107,12 @@ def run(
         raise UserError(f"config must be one of {sorted(SETTINGS)} (bound settings); got {name!r}")
     exp = configs.load(name, smoke=smoke)
     quantisation = SMOKE if smoke else SETTINGS[name]
+    committed = ROOT / "experiments" / "results" / exp.name.replace(":", "_")
     if smoke:
         out = Path(tempfile.mkdtemp(prefix="subspace-bounds-")) if out is None else out
-    elif out is None and prior == "data":
-        out = Path(exp.run.out) / "prior"
-    if out is not None:
-        exp = dataclasses.replace(exp, run=dataclasses.replace(exp.run, out=str(out)))
+    elif out is None:
+        out = committed / "prior" if prior == "data" else committed
+    exp = dataclasses.replace(exp, run=dataclasses.replace(exp.run, out=str(out)))
     folder = Path(exp.run.out)
     measured_here = smoke or prior == "data"
     if not (folder / "results.json").exists() and not measured_here:

@@ -35,7 +35,7 @@ def compare(name: str, data_dir: str | None) -> dict:
 
     exp = configs.load(name)
     task, data = exp.task.build(), _load_data(exp, data_dir, False)
-    result = subspace.SweepResult.load(exp.run.out)
+    result = subspace.SweepResult.load(ROOT / "experiments" / "results" / name.replace(":", "_"))
     q = bounds.Quantisation(levels=(7,), steps=100, batch_size=exp.schedule.batch_size)
     record = {
         "config": name,
