@@ -228,7 +228,7 @@ def table(root: Path = ROOT / "experiments" / "results") -> str:
 
 
 def plot(record: dict, path: Path) -> None:
-    """The bound, ê and test error against d (the best L per d), the best bound marked."""
+    """The bound, ê and test error against d (the best seed and L per d), the best marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -246,7 +246,7 @@ def plot(record: dict, path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("d")
     ax.set_ylabel("error")
-    ax.set_title(f"{record['config']}: PAC-Bayes bound (95%), best L per d")
+    ax.set_title(f"{record['config']}: PAC-Bayes bound (95%), best seed and L per d")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
