@@ -41,6 +41,7 @@ from subspace._bound_groups import bound_group
 from subspace._checks import check_float, check_group_size, check_int
 from subspace.data import Data, check_data
 from subspace.quantise import quantise_member
+from subspace.task import init_shapes
 
 __all__ = ["Quantisation", "bound_members", "quantise_member"]
 
@@ -198,7 +199,7 @@ def _check_metric(task: Any, data: Data, error_metric: str, where: str) -> None:
     """``error_metric`` among the metrics of the task's ``eval_fn`` (shapes only)."""
     if task.eval_fn is None:
         raise ValueError(f"{where}: the task has no eval_fn to measure its error with")
-    params, model_state = jax.eval_shape(task.init, jax.random.key(0))
+    params, model_state = init_shapes(task, where)
     batch = (data.train_x[:2], data.train_y[:2])
     metrics = jax.eval_shape(task.eval_fn, params, model_state, batch, jax.random.key(0))
     if error_metric not in metrics:

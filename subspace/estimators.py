@@ -225,8 +225,7 @@ class Quantised:
         del key
         if not isinstance(z, jax.Array | np.ndarray) or jnp.ndim(z) != 1:
             raise TypeError(f"quantised: z must be a 1-D array (a subspace member); got {z!r}")
-        codebook = uniform_codebook(jnp.asarray(z), self.levels)
-        return QuantisedState(codebook, self._tx().init(codebook))
+        return self.start(uniform_codebook(jnp.asarray(z), self.levels))
 
     def start(self, codebook: jax.Array) -> QuantisedState:
         """The state that starts training from ``codebook`` (its optimiser state fresh)."""
