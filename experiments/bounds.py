@@ -39,7 +39,7 @@ from pathlib import Path
 
 import subspace
 from experiments import config as configs
-from experiments.io import atomic_write_bytes, atomic_write_json
+from experiments.io import atomic_write_bytes, atomic_write_json, atomic_write_png
 from experiments.run import UserError, _load_data, _one_line
 from subspace import bounds
 
@@ -249,7 +249,7 @@ def plot(record: dict, path: Path) -> None:
     ax.set_title(f"{record['config']}: PAC-Bayes bound (95%), best seed and L per d")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_write_png(fig, path)
     plt.close(fig)
 
 

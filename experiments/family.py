@@ -11,13 +11,12 @@ d_int90 varies little with width and depth), and lists the variants still to run
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.configs.mnist_fc_family import VARIANTS, parse_variant
-from experiments.io import atomic_write_bytes, atomic_write_json, read_json
+from experiments.io import atomic_write_json, atomic_write_png, read_json
 
 
 def collect(results: Path) -> list[dict]:
@@ -68,10 +67,8 @@ def plot(path: Path, rows: list[dict]) -> None:
     axes[0].set_ylabel("d_int90 (interpolated)")
     fig.suptitle("MNIST FC family: d_int90 against width and depth")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
+    atomic_write_png(fig, path)
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

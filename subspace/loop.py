@@ -52,6 +52,7 @@ def train_group(
     checkpoint: GroupCheckpoint | None = None,
     checkpoint_every: int = 1000,
     start: Callable[[Any], Any] | None = None,
+    curve_every: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Trains the members given by ``init_args`` together and evaluates them.
 
@@ -83,6 +84,9 @@ def train_group(
         group size as ``init_group`` pads them, the member axis first) that gives the state
         training starts from, e.g. trained z and a codebook (:mod:`subspace.bounds`).
         Applied before a checkpoint is restored; it must keep every shape and dtype.
+      curve_every: with data, also evaluate every split after each multiple of this many
+        steps (a learning curve; chunks end there). Not with ``checkpoint`` (the points
+        before a restore would be missing).
 
     Returns:
       Numpy arrays with one entry per member: ``last_step_loss``, ``finite`` (False if
@@ -95,7 +99,8 @@ def train_group(
       leaf). And ``model_state``, the model's own state after training (BatchNorm
       statistics; ``()`` if none), and ``estimator_state``, the estimator's own (``()``
       for backprop and ES; a codebook for ``quantised``), pytrees with a leading member
-      axis.
+      axis. With ``curve_every``, ``curve_step`` and ``curve_<split>_<name>``, shape
+      (members, points): the learning curve.
     """
     n = _check_arguments(
         sweep,
@@ -109,6 +114,10 @@ def train_group(
         chunk,
         eval_batch_size,
     )
+    if curve_every is not None:
+        _check_int("curve_every", curve_every, 1)
+        if data is None or checkpoint is not None:
+            raise ValueError("train_group: curve_every needs data and no checkpoint")
     mesh = member_mesh() if mesh is None else mesh
     size = group_size or -(-n // mesh.devices.size) * mesh.devices.size
     if size < n or size % mesh.devices.size:
@@ -140,6 +149,7 @@ def train_group(
             return run_data(state, finite, x, y, rows)
 
     start = saved_at = 0
+    curve: list[tuple[int, dict]] = []
     if checkpoint is not None:
         restored = checkpoint.restore(_carried(state, finite, loss))
         if restored is not None:
@@ -151,9 +161,13 @@ def train_group(
     with _interrupt.deferred():
         while start < steps:
             k = min(chunk, steps - start)
+            if curve_every is not None:
+                k = min(k, curve_every - start % curve_every)
             state, finite, loss = advance(state, finite, start, k)
             jax.block_until_ready(loss)  # progress counts finished work, not dispatched
             start += k
+            if curve_every is not None and start % curve_every == 0:
+                curve.append((start, _evaluate_splits(sweep, state, data, mesh, eval_batch_size)))
             if on_steps:
                 on_steps(k * n)
             if start < steps and _interrupt.requested():  # Ctrl-C: keep what is done
@@ -166,13 +180,13 @@ def train_group(
         out = {f"final_{k}": to_host(v)[:n] for k, v in evaluate(state).items()}
         out.update(initial)
     else:
-        out = {}
-        splits = [("train", data.train_x, data.train_y)]
-        if data.test_x is not None:
-            splits.append(("test", data.test_x, data.test_y))
-        for split, sx, sy in splits:
-            metrics = evaluate_split(sweep, state, sx, sy, mesh, eval_batch_size)
-            out.update({f"{split}_{k}": v[:n] for k, v in metrics.items()})
+        out = {
+            k: v[:n] for k, v in _evaluate_splits(sweep, state, data, mesh, eval_batch_size).items()
+        }
+    if curve:  # (members, points) arrays: the step and every split's metrics there
+        out["curve_step"] = np.tile(np.array([s for s, _ in curve]), (n, 1))
+        for name in curve[0][1]:
+            out[f"curve_{name}"] = np.stack([m[name][:n] for _, m in curve], axis=1)
     out["last_step_loss"] = to_host(loss)[:n]
     out["finite"] = to_host(finite)[:n] & np.isfinite(out["last_step_loss"])
     trained = sweep.trained(state)
@@ -336,6 +350,18 @@ def _chunk_runner(sweep, mesh, per_member):
         return state, finite, loss
 
     return jax.jit(run, donate_argnums=0)
+
+
+def _evaluate_splits(sweep, state, data: Data, mesh, batch_size) -> dict[str, np.ndarray]:
+    """``train_<name>`` (and ``test_<name>``): the metrics over the training (test) split."""
+    out = {}
+    splits = [("train", data.train_x, data.train_y)]
+    if data.test_x is not None:
+        splits.append(("test", data.test_x, data.test_y))
+    for split, sx, sy in splits:
+        metrics = evaluate_split(sweep, state, sx, sy, mesh, batch_size)
+        out.update({f"{split}_{k}": v for k, v in metrics.items()})
+    return out
 
 
 def evaluate_split(sweep, state, x, y, mesh, batch_size) -> dict[str, np.ndarray]:

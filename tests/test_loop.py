@@ -57,6 +57,22 @@ def test_padding_to_a_larger_group_does_not_change_a_member():
         train_group(sweep, (DS, SEEDS), steps=1, data=_data(), batch_size=50, group_size=2)
 
 
+def test_a_learning_curve_is_the_runs_that_stop_at_its_points():
+    sweep = make_sweep(TASK, optax.adam(1e-2), projection="fastfood", width=32)
+    data = _data()
+    out = train_group(sweep, (DS, SEEDS), steps=30, data=data, batch_size=50, curve_every=12)
+    assert (out["curve_step"] == [12, 24]).all() and out["curve_step"].shape == (3, 2)
+    assert out["curve_test_accuracy"].shape == out["curve_train_loss"].shape == (3, 2)
+    short = train_group(sweep, (DS, SEEDS), steps=24, data=data, batch_size=50, chunk=7)
+    for name in ("train_loss", "test_loss", "test_accuracy"):  # the point at 24 = a run of 24
+        np.testing.assert_allclose(out[f"curve_{name}"][:, 1], short[name], rtol=1e-5)
+    assert not np.allclose(out["curve_train_loss"][:, 1], out["train_loss"])  # 30 trained on
+    with pytest.raises(ValueError, match="curve_every needs data and no checkpoint"):
+        train_group(sweep, (DS, SEEDS), steps=30, curve_every=10)
+    with pytest.raises(ValueError, match="curve_every must be an integer >= 1"):
+        train_group(sweep, (DS, SEEDS), steps=30, data=data, batch_size=50, curve_every=0)
+
+
 def test_per_member_shuffle_gives_members_their_own_order():
     sweep = make_sweep(TASK, optax.adam(1e-2), projection="dense", width=8)
     ds, seeds = np.array([8, 8]), np.array([3, 3])
