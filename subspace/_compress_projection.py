@@ -70,6 +70,15 @@ def check_block_size(value: Any, field: str, D: int, d: int, ctx: str) -> None: 
         refuse(ctx, field, f"must be null or a power of two in {allowed}; got {describe(value)}")
 
 
+def check_width(value: Any, field: str, D: int, d: int, ctx: str) -> None:  # noqa: N803
+    if value is not None and (not is_int(value) or not d <= value <= D):
+        refuse(
+            ctx,
+            field,
+            f"must be null or an integer in [d = {d:,}, D = {D:,}]; got {describe(value)}",
+        )
+
+
 def check_fwht_method(value: Any, field: str, D: int, d: int, ctx: str) -> None:  # noqa: N803
     if not isinstance(value, str) or value not in METHODS:
         refuse(ctx, field, f"must be one of {list(METHODS)}; got {describe(value)}")
@@ -100,6 +109,7 @@ OPTION_CHECKS: dict[str, dict[str, Callable[..., None]]] = {
         "fwht_method": check_fwht_method,
         "shared_input": check_bool,
     },
+    "kronqr": {"width": check_width},
 }
 
 

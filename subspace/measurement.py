@@ -83,7 +83,7 @@ class Grid:
       seeds: seeds per d (0, 1, ...), or the seeds themselves, each in [0, 2^32 - 1] (a
         PRNG key keeps 32 bits of a seed: larger ones would repeat smaller ones). Member
         (d, seed) draws θ0, P and its training randomness from ``seed``.
-      projections: "dense", "sparse", "fastfood", or several.
+      projections: "dense", "sparse", "fastfood", "kronqr", or several.
       refine: after the grid, narrow d_int with passes of ``REFINE_K`` values of d inside
         the bracket (:func:`subspace.search.search`).
     """

@@ -114,7 +114,9 @@ def padded_options(projection: str, width: int) -> dict[str, int]:
 
 
 def _padded_options(projection: str, width: int) -> dict[str, int]:
-    return {"block_size": block_size_for(width)} if projection == "fastfood" else {}
+    if projection == "fastfood":
+        return {"block_size": block_size_for(width)}
+    return {"width": width} if projection == "kronqr" else {}
 
 
 def d_mask(d: int | jax.Array, width: int, dtype: Any = jnp.float32) -> jax.Array:
@@ -184,7 +186,7 @@ def make_sweep(
     Args:
       task: the model and its objective (:class:`subspace.Task`).
       optimizer: any optax ``GradientTransformation``, applied to each member's z.
-      projection: "dense", "sparse" or "fastfood".
+      projection: "dense", "sparse", "fastfood" or "kronqr".
       width: W, the padded width of z (the largest d of the sweep).
       estimator: where z's gradient comes from (:mod:`subspace.estimators`): backprop
         (default) or ES, whose perturbations are masked past each member's d.

@@ -38,7 +38,7 @@ class Subspace:
       theta0: flat θ0, shape (D,), in the promoted dtype of the parameters.
       state: the projection's state (e.g. ``FastfoodState``).
       unravel: maps a flat θ back to the parameter pytree (see :func:`subspace.flatten.ravel`).
-      kind: "dense", "sparse" or "fastfood".
+      kind: "dense", "sparse", "fastfood" or "kronqr".
       d: subspace dimension.
       options: the projection's keyword options, as sorted (name, value) pairs.
     """
@@ -106,7 +106,8 @@ def wrap(
     Args:
       params: pytree of float arrays, θ0.
       d: subspace dimension, 1 <= d <= D.
-      projection: "fastfood" (default, O(D) memory), "sparse" or "dense".
+      projection: "fastfood" (default, O(D) memory), "kronqr" (O(√(D·d))), "sparse" or
+        "dense".
       key: PRNG key that draws P.
       **options: keyword options of the projection (``max_bytes`` for dense, ``density``
         for sparse, ``block_size`` for fastfood). The dtype of P and z is the parameters'

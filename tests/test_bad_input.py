@@ -81,7 +81,7 @@ MODULES = [
 
 # Public names that are containers, results, types or constants: nothing to validate.
 NO_ARGUMENTS = {
-    "PROJECTIONS": "a dict of the three factories, each covered",
+    "PROJECTIONS": "a dict of the four factories, each covered",
     "CompressedModel": "a result of load_compressed",
     "SizeReport": "a result of size_report",
     "Data": "a NamedTuple of arrays, validated by check_data (train_group, measure)",
@@ -170,7 +170,7 @@ def case(covers, call, exc, match, id):
     return pytest.param(covers, call, exc, match, id=id)
 
 
-PROJ = r"\['dense', 'fastfood', 'sparse'\]"
+PROJ = r"\['dense', 'fastfood', 'kronqr', 'sparse'\]"
 Z4 = r"z must have shape \(4,\)"
 NOT_AN_OPTION = (
     r"unexpected keyword option 'density' for projection 'dense'; its options are \['max"
@@ -179,7 +179,7 @@ NOT_AN_OPTION = (
 
 def _projection_cases():
     cases = []
-    for name in ["dense", "sparse", "fastfood"]:
+    for name in ["dense", "sparse", "fastfood", "kronqr"]:
         f = getattr(subspace.projections, name)
         cases += [
             case(

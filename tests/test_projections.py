@@ -12,7 +12,7 @@ import pytest
 import subspace
 from subspace.projections.base import check_dims
 
-NAMES = ["dense", "sparse", "fastfood", "fastfood-shared"]
+NAMES = ["dense", "sparse", "fastfood", "fastfood-shared", "kronqr", "kronqr-wide"]
 SIZES = [(100, 7), (64, 16), (37, 37), (300, 1)]
 
 
@@ -44,7 +44,15 @@ def _build(name, D, d):
 def factory(name):
     if name == "fastfood-shared":
         return functools.partial(subspace.projections.fastfood, shared_input=True)
+    if name == "kronqr-wide":  # the first d columns of a wider one, as a sweep's member
+        return lambda D, d, **kw: subspace.projections.kronqr(D, d, width=_wider(D, d), **kw)
     return subspace.projections.PROJECTIONS[name]
+
+
+def _wider(D, d):
+    """A width between d and D for valid dims; None (kronqr's own checks) otherwise."""
+    valid = all(isinstance(n, int) and not isinstance(n, bool) for n in (D, d)) and 1 <= d <= D
+    return min(D, 2 * d + 3) if valid else None
 
 
 def test_output_shape_and_dtype(case):
@@ -267,7 +275,8 @@ def test_forward_mode_in_float64(name):
 def test_derivatives_through_wrap_params(name):
     """jvp, jacfwd, linearize, hessian and HVPs of a loss of ``wrap(...).params(z)``, under
     jit and vmap over keys, against the same loss of θ0 + P z with P materialised."""
-    options = {"shared_input": True} if name == "fastfood-shared" else {}
+    options = {"fastfood-shared": {"shared_input": True}, "kronqr-wide": {"width": 9}}
+    options = options.get(name, {})
     kind = name.split("-")[0]
     params = {"w": jax.random.normal(jax.random.key(0), (3, 4)), "b": jnp.full((4,), 0.1)}
     x = jax.random.normal(jax.random.key(1), (6, 3))
@@ -619,3 +628,38 @@ def test_fastfood_block_size_is_bounded_by_one_block_for_all_of_D():
     subspace.projections.fastfood(5, 5, block_size=8)  # d = D = 5: 8 is both bounds
     with pytest.raises(ValueError, match="from 8 to 8"):
         subspace.projections.fastfood(5, 5, block_size=16)
+
+
+def test_kronqr_columns_are_orthonormal_and_its_state_is_o_sqrt_dw():
+    from subspace.projections.kron import kron_shapes
+
+    for D, W in [(100, 7), (64, 16), (37, 37), (300, 1), (1000, 40), (49, 10)]:
+        a, b = kron_shapes(D, W)
+        assert a >= b == int(np.sqrt(W)) and D - a * a >= W - b * b >= 0
+        proj = subspace.projections.kronqr(D, W)
+        P = materialise(proj, proj.init(jax.random.key(1)), W)
+        np.testing.assert_allclose(P.T @ P, np.eye(W), atol=2e-6)  # PᵀP = I
+    state = jax.eval_shape(subspace.projections.kronqr(199_210, 750).init, jax.random.key(0))
+    assert state.Q1.shape == state.Q2.shape == (446, 27) and state.Q3.shape == (294, 21)
+    floats = sum(np.prod(s.shape) for s in (state.Q1, state.Q2, state.Q3))
+    assert floats < 4 * np.sqrt(199_210 * 750)  # O(√(D W)), not D·d
+
+
+def test_kronqr_matches_its_definition_in_float64():
+    with jax.enable_x64(True):
+        D, d, W = 60, 5, 11  # a = 7, b = 3: Q1 ⊗ Q2 on z[:9], Q3 (11 × 2) on z[9:11]
+        proj = subspace.projections.kronqr(D, d, width=W, dtype=jnp.float64)
+        s = proj.init(jax.random.key(3))
+        assert s.Q1.shape == (7, 3) and s.Q3.shape == (11, 2)
+        block = np.zeros((D, W))
+        block[:49, :9] = np.kron(np.asarray(s.Q1), np.asarray(s.Q2))
+        block[49:, 9:] = np.asarray(s.Q3)
+        expected = block[np.asarray(s.perm)][:, :d]  # Π, then the first d columns
+        np.testing.assert_allclose(materialise(proj, s, d), expected, rtol=1e-12, atol=1e-14)
+        wide = subspace.projections.kronqr(D, W, dtype=jnp.float64)
+        np.testing.assert_array_equal(
+            materialise(wide, wide.init(jax.random.key(3)), W)[:, :d], materialise(proj, s, d)
+        )
+    for bad in (4, 61):
+        with pytest.raises(ValueError, match=r"width must be an integer in \[d = 5, D = 60\]"):
+            subspace.projections.kronqr(60, 5, width=bad)

@@ -151,6 +151,8 @@ def projection_cases(draw, name):
         # A power of two from the default up to the one-block size 2^ceil(log2 D).
         extra = draw(st.integers(0, 2))
         options["block_size"] = 1 << min((d - 1).bit_length() + extra, (D - 1).bit_length())
+    if name == "kronqr" and draw(st.booleans()):
+        options["width"] = draw(st.integers(d, min(D, 2 * d + 5)))
     a, b = draw(st.floats(-10, 10)), draw(st.floats(-10, 10))
     return D, d, options, a, b, draw(st.integers(0, 2**31 - 1))
 
@@ -239,6 +241,13 @@ def test_fastfood_properties(case):
         np.testing.assert_allclose(sq, 1.0, rtol=tol)
     if d == L:
         assert abs(sq.mean() - 1.0) < tol
+
+
+@settings(PROJECTION, max_examples=5)  # a QR and a permutation to compile per case
+@given(projection_cases("kronqr"))
+def test_kronqr_properties(case):
+    P, _ = _check_projection("kronqr", case)
+    np.testing.assert_allclose(P.T @ P, np.eye(P.shape[1]), atol=3e-6)  # orthonormal
 
 
 @settings(PROJECTION, max_examples=4)

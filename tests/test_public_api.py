@@ -92,6 +92,7 @@ NAMESPACES = {
         "block_size_for",
         "dense",
         "fastfood",
+        "kronqr",
         "linear_map",
         "sparse",
     ],

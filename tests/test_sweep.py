@@ -13,7 +13,7 @@ from subspace.sweep import Member, make_sweep, member_subspace
 DIMS, SEEDS, STEPS = [3, 7, 12], [0, 1], 15
 
 
-@pytest.mark.parametrize("projection", ["dense", "sparse", "fastfood"])
+@pytest.mark.parametrize("projection", ["dense", "sparse", "fastfood", "kronqr"])
 def test_each_member_equals_the_member_trained_alone(projection):
     opt = optax.adamw(0.05, weight_decay=0.1)
     sweep = make_sweep(toy.TASK, opt, projection=projection, width=max(DIMS))

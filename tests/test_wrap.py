@@ -108,7 +108,7 @@ def test_nnx_mlp_trains_through_split_and_merge():
     chex.assert_trees_all_equal(sub.params(sub.zeros()), params)  # z = 0 gives θ0 exactly
 
 
-@pytest.mark.parametrize("projection", ["dense", "sparse", "fastfood"])
+@pytest.mark.parametrize("projection", ["dense", "sparse", "fastfood", "kronqr"])
 def test_subspace_is_a_pytree_jittable_and_vmappable_over_keys(projection):
     params = {"w": jnp.ones((5, 4)), "b": jnp.zeros(4, jnp.bfloat16)}
     subs = jax.jit(jax.vmap(lambda k: subspace.wrap(params, 3, projection=projection, key=k)))(
@@ -138,7 +138,7 @@ def test_bad_arguments_are_refused_before_any_work():
     params = {"w": jnp.ones(10)}
     key = jax.random.key(0)
     with pytest.raises(
-        ValueError, match=r"projection must be one of \['dense', 'fastfood', 'sparse'\]"
+        ValueError, match=r"projection must be one of \['dense', 'fastfood', 'kronqr', 'sparse'\]"
     ):
         subspace.wrap(params, 2, projection="gaussian", key=key)
     with pytest.raises(TypeError, match="key is required"):

@@ -3,6 +3,7 @@
 from subspace.projections.base import Projection
 from subspace.projections.dense import dense
 from subspace.projections.fastfood import block_size_for, fastfood
+from subspace.projections.kron import kronqr
 from subspace.projections.linear import linear_map
 from subspace.projections.sparse import sparse
 
@@ -10,6 +11,7 @@ PROJECTIONS = {
     "dense": dense,
     "sparse": sparse,
     "fastfood": fastfood,
+    "kronqr": kronqr,
 }
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "block_size_for",
     "dense",
     "fastfood",
+    "kronqr",
     "linear_map",
     "sparse",
 ]
