@@ -6,15 +6,17 @@ The top level holds what most users need: a measurement described as data and ru
 :func:`measure`, the tasks it trains, one subspace by hand (:func:`wrap`,
 :func:`make_trainer`), the lower-level sweeps, and compressed models. The rest lives in
 namespaces: :mod:`subspace.estimators` (backprop, evolution strategies),
-:mod:`subspace.projections` (dense, sparse, fastfood), :mod:`subspace.rl` (environments as
-tasks), and the modules named after what they hold (:mod:`subspace.intrinsic`,
-:mod:`subspace.search`, :mod:`subspace.compress`, :mod:`subspace.flatten`,
-:mod:`subspace.hadamard`, :mod:`subspace.config`, ...).
+:mod:`subspace.projections` (dense, sparse, fastfood, kronqr), :mod:`subspace.rl`
+(environments as tasks), :mod:`subspace.theta0` (a given θ0: pretrained parameters), and
+the modules named after what they hold (:mod:`subspace.intrinsic`, :mod:`subspace.search`,
+:mod:`subspace.compress`, :mod:`subspace.flatten`, :mod:`subspace.hadamard`,
+:mod:`subspace.config`, ...).
 """
 
 from subspace import estimators
 from subspace import projections
 from subspace import rl
+from subspace import theta0
 from subspace.compress import load_compressed
 from subspace.compress import save_compressed
 from subspace.data import Data

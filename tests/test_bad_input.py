@@ -73,6 +73,7 @@ MODULES = [
     "subspace.report",
     "subspace.flax_tasks",
     "subspace.rl",
+    "subspace.theta0",
     "subspace.pac_bayes",
     "subspace.arithmetic_code",
     "subspace.quantise",
@@ -280,6 +281,21 @@ def _projection_cases():
 
 
 CASES = [
+    # --- theta0 ---
+    case(
+        subspace.theta0.with_theta0,
+        lambda c: subspace.theta0.with_theta0(c.params, c.params),
+        TypeError,
+        "with_theta0: task must be a subspace.Task",
+        "theta0-task",
+    ),
+    case(
+        subspace.theta0.load_theta0,
+        lambda c: subspace.theta0.load_theta0(c.task, c.tmp / "absent.npz"),
+        FileNotFoundError,
+        "load_theta0: .*absent.npz: no such file or folder",
+        "theta0-no-file",
+    ),
     # --- bounds ---
     case(
         pac_bayes.error_bound,

@@ -48,6 +48,7 @@ def _rewrite(path, **changes):
         ("fastfood", {}, "typed"),
         ("fastfood", {"block_size": 32}, "typed"),
         ("fastfood", {"block_size": 32}, "raw"),
+        ("kronqr", {"width": 20}, "typed"),
     ],
 )
 def test_round_trip_is_bitwise_exact(tmp_path, projection, options, key_kind):
