@@ -192,9 +192,7 @@ def _prior_task(task: subspace.Task, exp: configs.Experiment, a: subspace.Data) 
     print(f"prior: test accuracy {float(out['test_accuracy'][0]):.4f}")
     params = jax.tree_util.tree_map(lambda x: x[0], out["params"])
     state = jax.tree_util.tree_map(lambda x: x[0], out["model_state"])
-    return subspace.Task(
-        init=lambda key: (params, state), loss_fn=task.loss_fn, eval_fn=task.eval_fn
-    )
+    return subspace.theta0.with_theta0(task, params, state)
 
 
 #: Lotfi et al. (2022)'s data-independent bounds, as they report them.
