@@ -6,9 +6,11 @@ member by member with ``zipfile`` and numpy's ``.npy`` header parser, in
 
 * ``header``: uint8 array, the UTF-8 bytes of a JSON object: ``format``,
   ``format_version``, ``library_version``, ``jax_version``, ``projection`` (the kind),
-  ``options`` (the projection's keyword options, e.g. ``{"block_size": 512}``), ``D``,
-  ``d``, ``z_dtype``, ``key`` (``{"impl", "data", "typed"}``: the PRNG implementation, the
-  key's raw uint32 words from ``jax.random.key_data`` and whether it was a typed key),
+  ``options`` (the projection's keyword options, e.g. ``{"block_size": 512}``), ``said``
+  (true: z starts with SAID's per-tensor scales, one per leaf; absent in older files:
+  false), ``D``, ``d``, ``z_dtype``, ``key`` (``{"impl", "data", "typed"}``: the PRNG
+  implementation, the key's raw uint32 words from ``jax.random.key_data`` and whether it
+  was a typed key),
   ``theta0`` (``{"source": "init" | "stored" | "caller", "key", "seed", "dtype"}``),
   ``leaves`` (``[name, shape, dtype]`` per leaf, from ``Subspace.unravel.leaves``),
   ``model_state`` (null, or ``{"leaves": [[name, shape, dtype], ...]}``, the names being
@@ -148,6 +150,7 @@ def new_header(
         "jax_version": jax.__version__,
         "projection": sub.kind,
         "options": options,
+        "said": sub.said,
         "D": sub.D,
         "d": sub.d,
         "z_dtype": z.dtype.name,
@@ -279,6 +282,12 @@ def check_header(header: Any, ctx: str) -> dict:
     check_key_json(header.get("key"), "key", ctx)
     check_theta0_json(header.get("theta0"), ctx)
     check_leaves_json(header.get("leaves"), D, ctx)
+    header.setdefault("said", False)  # files from before SAID
+    if not isinstance(header["said"], bool):
+        refuse(ctx, "said", f"must be true or false; got {describe(header['said'])}")
+    if header["said"] and not 2 <= len(header["leaves"]) < d:
+        m = len(header["leaves"])
+        refuse(ctx, "said", f"needs 2 <= leaves ({m}) < d ({d}) (one scale per leaf in z)")
     header.setdefault("model_state", None)  # files without it (all of format version 1)
     check_model_state_json(header["model_state"], ctx)
     header.setdefault("quantised", None)  # files with z itself

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from subspace._io import atomic_write_bytes
-from subspace.sweep import Member, member_keys, member_subspace
+from subspace.sweep import Member, member_keys, member_subspace, split_label
 from subspace.task import Task, check_task, init_shapes
 from subspace.wrap import Subspace
 
@@ -162,8 +162,9 @@ def trained_member(task: Task, record: dict, arrays: dict, where: str) -> Traine
     """The member of ``record`` rebuilt from ``task`` and its stored ``arrays``."""
     check_task(task, where)
     d, seed = record["d"], record["seed"]
+    kind, said = split_label(record["projection"])
     sub, model_state, _ = member_subspace(
-        task, Member(d, seed), projection=record["projection"], width=record["width"]
+        task, Member(d, seed), projection=kind, width=record["width"], said=said
     )
     z = arrays.get("z")
     if z is None or z.shape != (d,) or z.dtype != np.dtype(sub.dtype):

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import jax
 
-from subspace.projections import PROJECTIONS
 from subspace.results import (
     RESULTS,
     SCHEMA_VERSION,
@@ -32,6 +31,7 @@ from subspace.results import (
     read_timings,
     write_results,
 )
+from subspace.sweep import projection_labels
 
 __all__ = [
     "CHECKPOINTS",
@@ -47,7 +47,7 @@ __all__ = [
 
 CHECKPOINTS = "checkpoints"  # the subfolder of in-flight group checkpoints
 LOCK = ".subspace.lock"  # the writer's lock file
-_GROUP = re.compile(rf"(baseline|{'|'.join(PROJECTIONS)})-[0-9a-f]{{16}}")
+_GROUP = re.compile(rf"(baseline|{'|'.join(projection_labels())})-[0-9a-f]{{16}}")
 
 
 class Previous:

@@ -347,7 +347,7 @@ def load_compressed(
         if state_like is not None:  # its leaves match the header's: that many bytes
             model_state = read_state(zf, header, members, model_state_like, path, where)
 
-    sub = wrap(params, header["d"], projection=kind, key=draw_key, **options)
+    sub = wrap(params, header["d"], projection=kind, key=draw_key, said=header["said"], **options)
     check_z(z, sub.d, sub.dtype, where)
     flat = sub.flat(z)
     if verify:

@@ -35,9 +35,8 @@ from subspace._checks import check_bool, check_group_size, check_int
 from subspace.config import from_json, to_json
 from subspace.estimators import Backprop, check_estimator
 from subspace.optimizers import Optimizer
-from subspace.projections import PROJECTIONS
 from subspace.readout import Readout
-from subspace.sweep import MAX_SEED
+from subspace.sweep import MAX_SEED, projection_labels
 from subspace.train import MAX_STEPS
 
 __all__ = [
@@ -107,11 +106,12 @@ class Grid:
             set_(self, "seeds", _ints(where, "seeds", seeds, 0, MAX_SEED))
         projections = self.projections
         names = [projections] if isinstance(projections, str) else projections
+        labels = projection_labels()
         if not isinstance(names, (Sequence, np.ndarray)) or not len(names):
-            _fail(where, "projections", f"names in {sorted(PROJECTIONS)}", projections)
+            _fail(where, "projections", f"names in {labels}", projections)
         for p in names:
-            if p not in PROJECTIONS:
-                _fail(where, "projections", f"in {sorted(PROJECTIONS)}", p)
+            if p not in labels:
+                _fail(where, "projections", f"in {labels}", p)
         if len(set(names)) != len(names):
             _fail(where, "projections", "distinct projection names", projections)
         set_(self, "projections", tuple(names))

@@ -42,9 +42,10 @@ from subspace.progress import Progress, make_progress
 from subspace.results import SweepError, SweepResult, timing_key
 from subspace.search import search
 from subspace.sharding import member_mesh
-from subspace.sweep import make_baseline, make_sweep
+from subspace.sweep import make_baseline, make_sweep, split_label
 from subspace.task import Task, check_task, init_shapes
 from subspace.train import MAX_STEPS
+from subspace.wrap import check_said
 
 __all__ = ["REFINE_K", "measure"]
 
@@ -131,6 +132,10 @@ class _Driver:
         self.D = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
         if m.grid.dims[-1] > self.D:
             raise ValueError(f"measure: dims must be <= D = {self.D}; got {m.grid.dims[-1]}")
+        tensors = len(jax.tree_util.tree_leaves(params))
+        for label in m.grid.projections:
+            if split_label(label)[1]:
+                check_said(True, tensors, min(m.grid.dims), f"measure ({label})")
         self.out = None if run.out is None else Path(run.out)
         if self.out is not None:
             check_out(self.out)
@@ -330,12 +335,14 @@ class _Driver:
                 f"z padded to {width}"
             )
             schedule = self.m.schedule
+            kind, said = split_label(projection)
             sweep = make_sweep(
                 self.task,
                 schedule.optimizer.build(),
-                projection=projection,
+                projection=kind,
                 width=width,
                 estimator=schedule.estimator,
+                said=said,
             )
             keys = [{"projection": projection, "d": d, "seed": s} for d, s in todo]
             self.train(projection, sweep, keys)

@@ -32,8 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from subspace._checks import as_int, check_int
+from subspace._checks import as_int, check_bool, check_int
 from subspace.estimators import Backprop, check_estimator
+from subspace.projections import PROJECTIONS
 from subspace.projections.fastfood import block_size_for
 from subspace.task import LossFn, Task, check_task, init_shapes, initialised
 from subspace.train import TrainState, make_trainer
@@ -107,6 +108,22 @@ def member_keys(seed: int | jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]
     return init_key, proj_key, train_key
 
 
+SAID_PREFIX = "said-"
+
+
+def projection_labels() -> list[str]:
+    """Every projection a measurement's grid names: each kind, and ``said-<kind>`` for its
+    SAID variant (per-tensor scales, :func:`subspace.wrap`'s ``said``)."""
+    return sorted([*PROJECTIONS, *(SAID_PREFIX + k for k in PROJECTIONS)])
+
+
+def split_label(label: str) -> tuple[str, bool]:
+    """(kind, said) of a grid's projection label: ``"said-fastfood"`` -> (fastfood, True)."""
+    if label.startswith(SAID_PREFIX):
+        return label[len(SAID_PREFIX) :], True
+    return label, False
+
+
 def padded_options(projection: str, width: int) -> dict[str, int]:
     """Projection options that make a width-``width`` sweep's members reproducible alone."""
     check_options(projection, {}, "padded_options")
@@ -141,6 +158,7 @@ def member_subspace(
     projection: str,
     width: int,
     theta0_seed: int | None = None,
+    said: bool = False,
     **options: Any,
 ) -> tuple[Subspace, Any, jax.Array]:
     """Builds member (d, seed) of a width-``width`` sweep alone, exactly as the sweep does.
@@ -165,7 +183,7 @@ def member_subspace(
     params, model_state = initialised(task.init(init_key), where)
     opts = {**_padded_options(projection, width), **options}
     return (
-        wrap(params, member.d, projection=projection, key=proj_key, **opts),
+        wrap(params, member.d, projection=projection, key=proj_key, said=said, **opts),
         model_state,
         train_key,
     )
@@ -179,6 +197,7 @@ def make_sweep(
     width: int,
     estimator: Any = None,
     theta0_seed: int | None = None,
+    said: bool = False,
     **options: Any,
 ) -> Sweep:
     """Builds the vmapped init/update of a sweep whose members have d <= ``width``.
@@ -192,6 +211,8 @@ def make_sweep(
         (default) or ES, whose perturbations are masked past each member's d.
       theta0_seed: if given, every member shares θ0 drawn from this seed; by default each
         member draws its own θ0 from its seed, as in the paper.
+      said: SAID's per-tensor scales (:func:`subspace.wrap`): the first m coordinates of
+        every member's z are its scales, so each member's d must exceed m.
       **options: projection options (``density``, ``max_bytes``).
 
     Returns:
@@ -212,6 +233,7 @@ def make_sweep(
     _check_optimizer(optimizer, where)
     estimator = _estimator(estimator, where)
     check_options(projection, options, where)
+    check_bool(said, "said", where=where)
     width = _check_width(width, where)
     if theta0_seed is not None:
         as_int(theta0_seed, "theta0_seed")
@@ -233,7 +255,7 @@ def make_sweep(
         if theta0_seed is not None:
             init_key = member_keys(theta0_seed)[0]
         params, model_state = initialised(task.init(init_key), where)
-        sub = wrap(params, width, projection=projection, key=proj_key, **opts)
+        sub = wrap(params, width, projection=projection, key=proj_key, said=said, **opts)
         mask = d_mask(d, width, sub.dtype)
         train = trainer(sub, mask).init(sub.zeros(), key=train_key, model_state=model_state)
         return SweepState(sub, mask, train)

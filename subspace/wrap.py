@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from subspace._checks import check_bool
 from subspace.flatten import Unravel, ravel
 from subspace.projections import PROJECTIONS, Projection
 from subspace.projections.base import check_dims, check_key, check_z
@@ -23,7 +24,7 @@ __all__ = ["Subspace", "wrap"]
 @functools.partial(
     jax.tree_util.register_dataclass,
     data_fields=["theta0", "state"],
-    meta_fields=["unravel", "kind", "d", "options"],
+    meta_fields=["unravel", "kind", "d", "options", "said"],
 )
 @dataclasses.dataclass(frozen=True)
 class Subspace:
@@ -41,6 +42,9 @@ class Subspace:
       kind: "dense", "sparse", "fastfood" or "kronqr".
       d: subspace dimension.
       options: the projection's keyword options, as sorted (name, value) pairs.
+      said: SAID's per-tensor scales (Aghajanyan et al., 2021): the first ``m`` coordinates
+        of z (m = the number of parameter tensors) are scales, θ_l = θ0_l + (1 + z_l)·(P
+        z_{m:})_l, and P has d − m columns; see :func:`wrap`.
     """
 
     theta0: jax.Array
@@ -49,6 +53,12 @@ class Subspace:
     kind: str
     d: int
     options: tuple[tuple[str, Any], ...] = ()
+    said: bool = False
+
+    @property
+    def m(self) -> int:
+        """The number of SAID scales in z (one per parameter tensor; 0 without SAID)."""
+        return len(self.unravel.leaves) if self.said else 0
 
     @property
     def D(self) -> int:  # noqa: N802 -- the paper's symbol
@@ -63,16 +73,21 @@ class Subspace:
     @property
     def projection(self) -> Projection:
         """The :class:`Projection` whose state is ``self.state``."""
-        return _projection(self.kind, self.D, self.d, self.dtype, self.options)
+        return _projection(self.kind, self.D, self.d - self.m, self.dtype, self.options)
 
     def zeros(self) -> jax.Array:
         """The starting point z = 0, shape (d,), dtype ``self.dtype``."""
         return jnp.zeros(self.d, self.dtype)
 
     def delta(self, z: jax.Array) -> jax.Array:
-        """P z, shape (D,)."""
+        """P z, shape (D,); with SAID, each tensor's part of P z_{m:} times 1 + z_l."""
         check_z(z, self.d, self.dtype, "Subspace")
-        return self.projection.apply(self.state, z)
+        if not self.said:
+            return self.projection.apply(self.state, z)
+        m = self.m
+        sizes = np.array([leaf.size for leaf in self.unravel.leaves])
+        scales = jnp.repeat(1 + z[:m], sizes, total_repeat_length=self.D)
+        return scales * self.projection.apply(self.state, z[m:])
 
     def flat(self, z: jax.Array) -> jax.Array:
         """θ0 + P z as a flat vector of shape (D,), in the parameters' promoted dtype."""
@@ -90,6 +105,7 @@ def wrap(
     *,
     projection: str = "fastfood",
     key: jax.Array | None = None,
+    said: bool = False,
     **options: Any,
 ) -> Subspace:
     """Wraps a parameter pytree into a random d-dimensional subspace around it.
@@ -109,6 +125,12 @@ def wrap(
       projection: "fastfood" (default, O(D) memory), "kronqr" (O(√(D·d))), "sparse" or
         "dense".
       key: PRNG key that draws P.
+      said: SAID's structure-aware subspace (Aghajanyan et al., 2021): one trainable
+        scale λ_l per parameter tensor, θ_l = θ0_l + λ_l·(P z')_l, counted in d: z holds
+        the m scales' offsets (λ = 1 + z_{:m}, so λ starts at 1 as in the public SAID
+        implementations, and trains with z's optimiser and learning rate) and then
+        z' = z_{m:}, d − m coordinates through a P of d − m columns. Needs at least two
+        tensors and d > m.
       **options: keyword options of the projection (``max_bytes`` for dense, ``density``
         for sparse, ``block_size`` for fastfood). The dtype of P and z is the parameters'
         promoted dtype, at least float32.
@@ -130,14 +152,33 @@ def wrap(
     check_options(projection, options, "wrap")
     check_key(key, "wrap")
     _refuse_linen_variables(params, "wrap")
+    check_bool(said, "said", where="wrap")
     theta0, unravel = ravel(params)
     _, d = check_dims(unravel.D, d)
+    m = check_said(said, len(unravel.leaves), d, "wrap")
     opts = tuple(sorted(options.items()))
     proj = _projection(
-        projection, unravel.D, d, _z_dtype(unravel.dtype), opts
+        projection, unravel.D, d - m, _z_dtype(unravel.dtype), opts
     )  # validates the options, no work
     state = proj.init(key)
-    return Subspace(theta0, state, unravel, projection, d, opts)
+    return Subspace(theta0, state, unravel, projection, d, opts, said)
+
+
+def check_said(said: bool, tensors: int, d: int, where: str) -> int:
+    """m, the number of SAID scales (0 without SAID), once the model and d allow them."""
+    if not said:
+        return 0
+    if tensors < 2:
+        raise ValueError(
+            f"{where}: said=True needs a model with at least 2 parameter tensors (one scale "
+            f"per tensor; with {tensors} it is one global scale); got {tensors}"
+        )
+    if d <= tensors:
+        raise ValueError(
+            f"{where}: with said=True, d must be > m = {tensors} (the model's parameter "
+            f"tensors, one scale each, counted in d); got d = {d}"
+        )
+    return tensors
 
 
 def check_options(projection: Any, options: dict[str, Any], where: str) -> None:
