@@ -37,6 +37,7 @@ from subspace.checkpoint import CheckpointError
 from subspace.config import override, parse_value
 from subspace.measurement import MAX_DIMS
 from subspace.projections import PROJECTIONS
+from subspace.sweep import projection_labels
 
 __all__ = ["UserError", "build_parser", "main", "parse_dims", "resolve"]
 
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--dims", type=parse_dims, help="grid.dims: LO..HI, a list 2,4,8 or geom:LO:HI:N")
     add("--seeds", type=_positive(int), help="grid.seeds: seeds per d")
     add("--seed", type=int, default=0, help="first seed; members use seed, seed+1, ...")
-    add("--projection", choices=[*PROJECTIONS, "all"], help="grid.projections")
+    add("--projection", choices=[*projection_labels(), "all"], help="grid.projections")
     add("--refine", action="store_true", help="grid.refine: 4-section passes in the bracket")
     add("--epochs", type=_positive(int), help="schedule.epochs (and no steps)")
     add("--steps", type=_positive(int), help="schedule.steps (and no epochs)")
