@@ -21,9 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from subspace._checks import check_int
 from subspace.task import Task, check_task, init_shapes
 
-__all__ = ["load_theta0", "with_theta0"]
+__all__ = ["burn_in", "load_theta0", "with_theta0"]
 
 
 def with_theta0(task: Task, params: Any, model_state: Any = None) -> Task:
@@ -53,6 +54,78 @@ def with_theta0(task: Task, params: Any, model_state: Any = None) -> Task:
         if model_state is None:
             return params, task.init(key)[1]
         return params, model_state
+
+    return Task(init=init, loss_fn=task.loss_fn, eval_fn=task.eval_fn)
+
+
+def burn_in(
+    task: Task,
+    optimizer: Any,
+    *,
+    steps: int,
+    data: Any,
+    batch_size: int,
+    seeds: Any,
+    shuffle_seed: int = 0,
+) -> Task:
+    """``task`` whose θ0 for seed s is its own initialisation after ``steps`` steps of
+    full-parameter training (Larsen et al., 2022's burn-in subspaces).
+
+    The seeds' burn-in runs train together, once, through the same trainer as the
+    full-parameter baseline (:func:`subspace.make_baseline` and
+    :func:`subspace.train_group`, on ``data`` in the minibatch order of ``shuffle_seed``);
+    the returned task's ``init`` then gives each seed's trained parameters and model
+    state for that seed's θ0 key (a measurement's member (d, s) starts from seed s's
+    burn-in; P and training randomness still come from s). ``steps = 0`` is the task's
+    own initialisation. A key of a seed not in ``seeds`` gets a NaN θ0, so such a member
+    diverges (and is reported so) instead of silently borrowing another seed's.
+
+    The measurement's task fingerprint hashes the first seed's θ0 after burn-in, so a
+    resume with another ``steps`` (or optimiser, or data) is refused.
+
+    Args:
+      task: the model and objective.
+      optimizer: an optax transformation for the full parameters (e.g. the baseline's).
+      steps: burn-in steps k >= 0.
+      data: the training data (:class:`subspace.Data`).
+      batch_size: minibatch size of the burn-in.
+      seeds: the members' seeds (a measurement's ``grid.seeds``).
+      shuffle_seed: the minibatch order's seed.
+    """
+    from subspace.loop import train_group
+    from subspace.sweep import make_baseline, member_keys
+
+    where = "burn_in"
+    check_task(task, where)
+    steps = check_int(steps, "steps", 0, where=where)
+    seeds = [check_int(s, "seeds", 0, where=where) for s in np.atleast_1d(np.asarray(seeds))]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{where}: seeds must be distinct integers >= 0; got {seeds}")
+    if steps == 0:
+        return task
+    sweep = make_baseline(task, optimizer)
+    ds = np.full(len(seeds), sweep.width)
+    out = train_group(
+        sweep,
+        (ds, np.array(seeds)),
+        steps=steps,
+        data=data,
+        batch_size=batch_size,
+        shuffle_seed=shuffle_seed,
+    )
+    if not out["finite"].all():
+        bad = [s for s, ok in zip(seeds, out["finite"], strict=True) if not ok]
+        raise ValueError(f"{where}: the burn-in of seeds {bad} diverged")
+    params = jax.tree_util.tree_map(jnp.asarray, out["params"])
+    states = jax.tree_util.tree_map(jnp.asarray, out["model_state"])
+    table = jnp.stack([jax.random.key_data(member_keys(s)[0]) for s in seeds])
+
+    def init(key: jax.Array) -> tuple[Any, Any]:
+        hit = jnp.all(jax.random.key_data(key) == table, axis=-1)
+        i = jnp.argmax(hit)
+        known = jnp.any(hit)
+        theta0 = jax.tree_util.tree_map(lambda a: jnp.where(known, a[i], jnp.nan), params)
+        return theta0, jax.tree_util.tree_map(lambda a: a[i], states)
 
     return Task(init=init, loss_fn=task.loss_fn, eval_fn=task.eval_fn)
 

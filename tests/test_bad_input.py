@@ -296,6 +296,15 @@ CASES = [
         "load_theta0: .*absent.npz: no such file or folder",
         "theta0-no-file",
     ),
+    case(
+        subspace.theta0.burn_in,
+        lambda c: subspace.theta0.burn_in(
+            c.task, optax.sgd(0.1), steps=-1, data=c.data, batch_size=2, seeds=[0]
+        ),
+        ValueError,
+        "burn_in: steps must be an integer >= 0; got -1",
+        "theta0-burn-in-steps",
+    ),
     # --- bounds ---
     case(
         pac_bayes.error_bound,

@@ -114,7 +114,7 @@ NAMESPACES = {
         "load_results",
     ],
     "subspace.rl": ["brax_task", "episode_return", "gymnax_task"],
-    "subspace.theta0": ["load_theta0", "with_theta0"],
+    "subspace.theta0": ["burn_in", "load_theta0", "with_theta0"],
     "subspace.runner": ["REFINE_K", "measure"],
     "subspace.search": ["SearchResult", "bracket", "refine_dims", "search"],
     "subspace.sharding": [

@@ -123,3 +123,46 @@ def test_a_theta0_unlike_the_model_is_one_clear_error():
         subspace.theta0.load_theta0(CNN_TASK, "no-such.npz")
     with pytest.raises(TypeError, match="task must be a subspace.Task"):
         subspace.theta0.with_theta0(lambda k: k, params)
+
+
+def test_burn_in_gives_each_seed_its_own_trained_theta0():
+    import optax
+
+    data = _images()  # SGD, not Adam: Adam magnifies the rounding of a conv bias's 0 gradient
+    task = subspace.theta0.burn_in(
+        CNN_TASK, optax.sgd(0.5), steps=7, data=data, batch_size=50, seeds=[0, 2]
+    )
+    baseline = subspace.make_baseline(CNN_TASK, optax.sgd(0.5))
+    alone = subspace.train_group(
+        baseline, (np.array([baseline.width]), np.array([2])), steps=7, data=data, batch_size=50
+    )
+    sub, state, _ = member_subspace(task, Member(4, 2), projection="fastfood", width=8)
+    want = jax.tree_util.tree_map(lambda a: a[0], alone["params"])
+    np.testing.assert_allclose(np.asarray(sub.theta0), ravel(want)[0], rtol=1e-5, atol=1e-6)
+    want_state = jax.tree_util.tree_map(lambda a: a[0], alone["model_state"])
+    jax.tree_util.tree_map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), state, want_state
+    )
+    other = member_subspace(task, Member(4, 0), projection="fastfood", width=8)[0]
+    assert not np.allclose(other.theta0, sub.theta0)  # seed 0: its own burn-in
+    untrained = member_subspace(CNN_TASK, Member(4, 2), projection="fastfood", width=8)[0]
+    assert not np.allclose(untrained.theta0, sub.theta0)  # 7 steps moved it
+    unknown = member_subspace(task, Member(4, 5), projection="fastfood", width=8)[0]
+    assert np.isnan(np.asarray(unknown.theta0)).all()  # not a burned-in seed: it diverges
+    assert task_fingerprint(task, 0) != task_fingerprint(CNN_TASK, 0)
+    same = subspace.theta0.burn_in(
+        CNN_TASK, optax.sgd(0.5), steps=0, data=data, batch_size=50, seeds=[0]
+    )
+    assert same is CNN_TASK  # k = 0: the task's own initialisation
+
+
+def test_burn_in_bad_input_is_refused_before_training():
+    import optax
+
+    kwargs = {"data": _images(), "batch_size": 50}
+    with pytest.raises(ValueError, match="burn_in: steps must be an integer >= 0; got -1"):
+        subspace.theta0.burn_in(CNN_TASK, optax.sgd(0.1), steps=-1, seeds=[0], **kwargs)
+    with pytest.raises(ValueError, match=r"seeds must be distinct integers >= 0; got \[1, 1\]"):
+        subspace.theta0.burn_in(CNN_TASK, optax.sgd(0.1), steps=2, seeds=[1, 1], **kwargs)
+    with pytest.raises(ValueError, match=r"the burn-in of seeds \[0\] diverged"):
+        subspace.theta0.burn_in(CNN_TASK, optax.sgd(1e12), steps=5, seeds=[0], **kwargs)
