@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {
     "mnist_fc": bounds.Quantisation(levels=(3, 5, 7, 11), steps=300, batch_size=128),
     "mnist_lenet": bounds.Quantisation(levels=(3, 5, 7, 11), steps=300, batch_size=128),
+    "cifar_fc": bounds.Quantisation(levels=(3, 5, 7, 11), steps=300, batch_size=128),
 }
 EXTRA_CHOICES = 1
 SMOKE = bounds.Quantisation(levels=(3,), steps=5, batch_size=32)
