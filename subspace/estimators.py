@@ -10,6 +10,8 @@ that differs between backpropagation and evolution strategies is this one value:
 * :func:`es` — the antithetic, centred-rank evolution-strategies estimate of the gradient
   of the Gaussian-smoothed loss (Salimans et al., 2017), which needs only the loss's values
   (an episode's return, a non-differentiable objective);
+* :func:`dqn` — deep Q-learning (:mod:`subspace.dqn`): ε-greedy steps of its own
+  environments, a replay buffer and a target copy of z, all in the estimator's state;
 * :func:`quantised` — quantisation-aware training: the loss at z quantised to a codebook of
   L levels, its gradient passed to z straight through, the codebook (the estimator's own
   state) trained beside z with its own Adam (Lotfi et al., 2022; :mod:`subspace.bounds`).
@@ -47,6 +49,7 @@ from subspace._checks import check_bool, check_float, check_int
 from subspace.quantise import straight_through, uniform_codebook
 
 __all__ = [
+    "DQN",
     "ESTIMATORS",
     "Backprop",
     "ES",
@@ -56,6 +59,7 @@ __all__ = [
     "QuantisedState",
     "backprop",
     "check_estimator",
+    "dqn",
     "es",
     "from_json",
     "quantised",
@@ -244,8 +248,10 @@ class Quantised:
         return Estimate(loss, gz, model_state, metrics, QuantisedState(codebook, opt_state))
 
 
+from subspace.dqn import DQN, dqn  # noqa: E402 -- it builds on Estimate, defined above
+
 #: The estimators by name (what :func:`from_json` reads).
-ESTIMATORS: dict[str, type] = {"backprop": Backprop, "es": ES, "quantised": Quantised}
+ESTIMATORS: dict[str, type] = {"backprop": Backprop, "es": ES, "quantised": Quantised, "dqn": DQN}
 
 
 def backprop() -> Backprop:

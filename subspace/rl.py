@@ -43,7 +43,7 @@ import jax.numpy as jnp
 from subspace._checks import check_int
 from subspace.task import Task
 
-__all__ = ["brax_task", "episode_return", "gymnax_task"]
+__all__ = ["brax_task", "episode_return", "gymnax_task", "q_task"]
 
 
 def episode_return(
@@ -212,6 +212,61 @@ def gymnax_task(
     return _policy_task(
         policy, obs_shape, to_action, reset, step, max_steps, episodes, eval_episodes
     )
+
+
+def q_task(
+    env: str,
+    network: Any,
+    *,
+    max_steps: int | None = None,
+    eval_episodes: int = 8,
+) -> Task:
+    """A :class:`subspace.Task` of a Q-network on a gymnax environment with discrete
+    actions, for DQN (``estimator=subspace.estimators.dqn(env, ...)``, :mod:`subspace.dqn`).
+
+    ``network`` maps (B, *obs) observations to (B, A) Q-values, A the number of actions.
+    ``loss_fn(params, (), batch, key)`` answers the two batches DQN asks: ``{"obs"}``
+    gives ``metrics["q"]``, the Q-values (loss 0); ``{"obs", "action", "target"}`` the
+    mean Huber loss (δ = 1) of the actions' Q-values against the targets, with
+    ``metrics["q"]`` their mean. ``eval_fn`` is :func:`gymnax_task`'s: the mean return of
+    ``eval_episodes`` greedy episodes (argmax of Q), reported as ``fitness``.
+    """
+    where = "q_task"
+    if not isinstance(env, str):
+        raise TypeError(f"{where}: env must be a gymnax environment name; got {env!r}")
+    base = gymnax_task(env, network, max_steps=max_steps, eval_episodes=eval_episodes)
+    gymnax = _import("gymnax", "rl")
+    environment, env_params = gymnax.make(env)
+    space = environment.action_space(env_params)
+    if not hasattr(space, "n"):
+        raise ValueError(f"{where}: env must have discrete actions; {env!r} has a box")
+    n = int(space.n)
+    shape = jax.eval_shape(base.init, jax.random.key(0))[0]
+    obs_shape = tuple(environment.observation_space(env_params).shape)
+    out = jax.eval_shape(
+        lambda p: network.apply({"params": p}, jnp.zeros((1, *obs_shape), jnp.float32)), shape
+    )
+    if out.shape != (1, n):
+        raise ValueError(
+            f"{where}: network must give one Q-value per action, (B, {n}); got {out.shape[1:]} "
+            "for one observation"
+        )
+
+    def loss_fn(params, model_state, batch, key):
+        del key
+        q = network.apply({"params": params}, batch["obs"])
+        if "action" not in batch:  # a query: the Q-values
+            return jnp.zeros((), q.dtype), (model_state, {"q": q})
+        chosen = jnp.take_along_axis(q, batch["action"][:, None], axis=-1)[:, 0]
+        loss = jnp.mean(_huber(chosen - batch["target"]))
+        return loss, (model_state, {"q": jnp.mean(chosen)})
+
+    return Task(init=base.init, loss_fn=loss_fn, eval_fn=base.eval_fn)
+
+
+def _huber(x: jax.Array, delta: float = 1.0) -> jax.Array:
+    a = jnp.abs(x)
+    return jnp.where(a <= delta, 0.5 * x * x, delta * (a - 0.5 * delta))
 
 
 def brax_task(

@@ -73,6 +73,7 @@ MODULES = [
     "subspace.report",
     "subspace.flax_tasks",
     "subspace.rl",
+    "subspace.dqn",
     "subspace.theta0",
     "subspace.pac_bayes",
     "subspace.arithmetic_code",
@@ -119,6 +120,8 @@ NO_ARGUMENTS = {
     "SCHEMA_VERSION": "a constant, the results.json schema version",
     "LOSSES": "a constant, the named losses linen_task/nnx_task accept (covered there)",
     "QuantisedState": "a NamedTuple built by Quantised.init",
+    "DQNState": "a NamedTuple built by DQN.init",
+    "Transitions": "a NamedTuple, DQN's replay buffer, built by DQN.init",
     "Message": "a NamedTuple built by encode",
 }
 
@@ -1486,10 +1489,31 @@ CASES = [
     ),
     case(
         estimators.from_json,
-        lambda c: estimators.from_json({"name": "dqn"}),
+        lambda c: estimators.from_json({"name": "a2c"}),
         ValueError,
-        r"estimator must be one of \['backprop', 'es', 'quantised'\]",
+        r"estimator must be one of \['backprop', 'dqn', 'es', 'quantised'\]",
         "estimator-from-json",
+    ),
+    case(
+        estimators.DQN,
+        lambda c: estimators.DQN(buffer_size=8, batch_size=16),
+        ValueError,
+        "dqn: buffer_size must be >= batch_size = 16",
+        "dqn-buffer",
+    ),
+    case(
+        estimators.dqn,
+        lambda c: estimators.dqn(target_interval=0),
+        ValueError,
+        "dqn: target_interval must be an integer >= 1; got 0",
+        "dqn-target-interval",
+    ),
+    case(
+        subspace.rl.q_task,
+        lambda c: subspace.rl.q_task(("env", "params"), c.spy("network")),
+        TypeError,
+        "q_task: env must be a gymnax environment name",
+        "q-task-env",
     ),
     case(
         estimators.to_json,

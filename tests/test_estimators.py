@@ -236,9 +236,9 @@ def test_estimators_are_data_written_and_read_as_json():
         assert estimators.from_json(doc) == estimator
     assert _es(64, 0.5) == _es(64, 0.5) and hash(_es(64, 0.5)) == hash(_es(64, 0.5))
     with pytest.raises(
-        ValueError, match=r"estimator must be one of \['backprop', 'es', 'quantised'\]"
+        ValueError, match=r"estimator must be one of \['backprop', 'dqn', 'es', 'quantised'\]"
     ):
-        estimators.from_json({"name": "dqn"})
+        estimators.from_json({"name": "a2c"})
     with pytest.raises(ValueError, match="estimator 'es' has no field 'eval_episodes'"):
         estimators.from_json({"name": "es", "population": 8, "sigma": 0.1, "eval_episodes": 8})
 
