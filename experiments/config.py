@@ -19,7 +19,7 @@ import pkgutil
 from typing import Any
 
 import subspace
-from experiments.tasks import ImageTask, PolicyTask, ToyTask, task_from_json
+from experiments.tasks import TASKS, task_from_json
 from subspace.config import from_json, to_json
 
 __all__ = ["Experiment", "available", "describe", "load", "specs"]
@@ -35,8 +35,8 @@ class Experiment:
 
     Attributes:
       name: the config's name (variants: ``mnist_fc_family_w50d2``).
-      task: :class:`~experiments.tasks.ImageTask`, :class:`~experiments.tasks.PolicyTask`
-        or :class:`~experiments.tasks.ToyTask`.
+      task: one of :data:`experiments.tasks.TASKS` (``ImageTask``, ``PolicyTask``,
+        ``QTask``, ``ToyTask``).
       grid: :class:`subspace.Grid`.
       schedule: :class:`subspace.Schedule`.
       readout: :class:`subspace.Readout`.
@@ -62,7 +62,7 @@ class Experiment:
     }
 
     def __post_init__(self) -> None:
-        if not isinstance(self.task, (ImageTask, PolicyTask, ToyTask)):
+        if not isinstance(self.task, tuple(TASKS.values())):
             raise TypeError(
                 f"Experiment: task must be an experiments.tasks task; got {self.task!r}"
             )

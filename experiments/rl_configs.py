@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import subspace
 from experiments.config import Experiment
-from experiments.tasks import Model, PolicyTask
+from experiments.tasks import Model, PolicyTask, QTask
 
 #: What d_int is read from, by the configs' short names. "final_fitness": the policy's
 #: mean evaluation return after training; "fitness_gain": that return minus the return at
@@ -18,6 +18,53 @@ METRICS = {
     "final_fitness": "final_fitness",
     "fitness_gain": "final_fitness-initial_fitness",
 }
+
+
+def dqn_experiment(
+    name: str,
+    *,
+    env: str,
+    network: Model,
+    dims: Sequence[int],
+    smoke: bool,
+    steps: int,
+    lr: float,
+    baseline_lr: float,
+    dqn: dict,
+    seeds: int = 3,
+    eval_episodes: int = 16,
+) -> Experiment:
+    """An Experiment that trains ``network``'s Q-values on ``env`` by DQN
+    (:func:`subspace.estimators.dqn` with the hyperparameters ``dqn``) with Adam for
+    ``steps`` environment steps, in subspaces and on all D parameters (the same estimator),
+    reading d_int90 at 0.9 × the baseline's final greedy return. ``smoke`` keeps the first
+    two values of d, 2 seeds, 60 steps, a 32-transition buffer, batches of 8 and 2
+    evaluation episodes of at most 20 steps, at an absolute threshold of 0."""
+    max_steps = None
+    if smoke:
+        dims, steps, eval_episodes, max_steps = dims[:2], 60, 2, 20
+        dqn = {
+            **dqn,
+            "buffer_size": 32,
+            "batch_size": 8,
+            "learning_starts": 10,
+            "target_interval": 10,
+            "epsilon_steps": 30,
+        }
+    estimator = subspace.estimators.dqn(env, **dqn)
+    return Experiment(
+        name=name,
+        task=QTask(env=env, network=network, max_steps=max_steps, eval_episodes=eval_episodes),
+        grid=subspace.Grid(dims=dims, seeds=2 if smoke else seeds),
+        schedule=subspace.Schedule(
+            optimizer=subspace.Optimizer("adam", lr),
+            steps=steps,
+            estimator=estimator,
+            baseline=subspace.Optimizer("adam", baseline_lr),
+        ),
+        readout=subspace.Readout(metric="final_fitness", threshold=0.0 if smoke else None),
+        smoke=smoke,
+    )
 
 
 def es_experiment(

@@ -1,6 +1,6 @@
 """The tasks of the experiments, described as data: what a config names, and how it is built.
 
-Three kinds, each a frozen dataclass that checks itself, writes itself as JSON (with its
+Four kinds, each a frozen dataclass that checks itself, writes itself as JSON (with its
 ``kind``) and builds the library's :class:`subspace.Task`:
 
 * :class:`ImageTask` — a model of ``models/`` (by name and keyword arguments) classifying
@@ -8,6 +8,7 @@ Three kinds, each a frozen dataclass that checks itself, writes itself as JSON (
   shuffled labels, a subset);
 * :class:`PolicyTask` — a policy of ``models/`` in a gymnax or brax environment, its loss
   minus the episode return (trained by evolution strategies);
+* :class:`QTask` — a Q-network of ``models/`` in a gymnax environment, trained by DQN;
 * :class:`ToyTask` — the toy problem with a known answer (``experiments/toy.py``).
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import subspace
 from subspace.config import from_json, to_json
 
-__all__ = ["TASKS", "ImageTask", "Model", "PolicyTask", "ToyTask", "task_from_json"]
+__all__ = ["TASKS", "ImageTask", "Model", "PolicyTask", "QTask", "ToyTask", "task_from_json"]
 
 INPUT_SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 TRAIN_SIZES = {"mnist": 60_000, "cifar10": 50_000}  # the standard training sets
@@ -168,6 +169,42 @@ class PolicyTask:
 
 
 @dataclasses.dataclass(frozen=True)
+class QTask:
+    """A Q-network of ``models/`` on a gymnax environment with discrete actions, trained by
+    DQN (:func:`subspace.rl.q_task`; ``pip install -e ".[rl]"``).
+
+    Attributes:
+      env: the environment's name.
+      network: the Q-network (one output per action).
+      max_steps: the evaluation episodes' length cap (None: the environment's).
+      eval_episodes: greedy episodes of the evaluation (``final_fitness``).
+    """
+
+    env: str
+    network: Model
+    max_steps: int | None = None
+    eval_episodes: int = 8
+
+    kind = "q"
+    JSON_FIELDS = {"network": _model}
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.network, Model):
+            raise TypeError(f"QTask: network must be a Model; got {self.network!r}")
+
+    def build(self) -> subspace.Task:
+        return subspace.rl.q_task(
+            self.env,
+            self.network.build(),
+            max_steps=self.max_steps,
+            eval_episodes=self.eval_episodes,
+        )
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, **_fields(self)}
+
+
+@dataclasses.dataclass(frozen=True)
 class ToyTask:
     """The toy problem (D = 1000, d_int100 = 10): :data:`experiments.toy.TASK`."""
 
@@ -183,7 +220,7 @@ class ToyTask:
 
 
 #: The task kinds by their JSON ``kind``.
-TASKS: dict[str, type] = {cls.kind: cls for cls in (ImageTask, PolicyTask, ToyTask)}
+TASKS: dict[str, type] = {cls.kind: cls for cls in (ImageTask, PolicyTask, QTask, ToyTask)}
 
 
 def _fields(task: Any) -> dict:

@@ -112,3 +112,17 @@ def test_the_estimator_is_data():
     doc = subspace.estimators.to_json(est)
     assert doc["name"] == "dqn" and doc["gamma"] == 0.9
     assert subspace.estimators.from_json(doc) == est
+
+
+def test_a_smoke_run_of_the_cartpole_dqn_config(tmp_path, capsys):
+    import json
+
+    from experiments import run
+
+    assert run.main(["cartpole_dqn", "--smoke", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["config"]["schedule"]["estimator"]["name"] == "dqn" and doc["steps"] == 60
+    assert len(doc["members"]) == 4 and len(doc["baseline"]) == 2  # 2 values of d, 2 seeds
+    assert all(m["status"] == "ok" for m in doc["members"] + doc["baseline"])
+    assert (tmp_path / "networks" / "fastfood").is_dir()  # every trained network kept
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("fastfood: d_int90")
