@@ -1,5 +1,7 @@
 """DQN as a gradient source (subspace.dqn) with a Q-network task (subspace.rl.q_task)."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -115,8 +117,6 @@ def test_the_estimator_is_data():
 
 
 def test_a_smoke_run_of_the_cartpole_dqn_config(tmp_path, capsys):
-    import json
-
     from experiments import run
 
     assert run.main(["cartpole_dqn", "--smoke", "--out", str(tmp_path)]) == 0
@@ -126,3 +126,13 @@ def test_a_smoke_run_of_the_cartpole_dqn_config(tmp_path, capsys):
     assert all(m["status"] == "ok" for m in doc["members"] + doc["baseline"])
     assert (tmp_path / "networks" / "fastfood").is_dir()  # every trained network kept
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("fastfood: d_int90")
+
+
+def test_the_dqn_benchmark_compares_grouped_with_one_at_a_time(tmp_path):
+    from experiments.benchmark import dqn as bench
+
+    bench.main(["--steps", "20", "--seeds", "1", "--out", str(tmp_path)])
+    r = json.loads((tmp_path / "dqn_batched.json").read_text())
+    assert r["members"] == 9 and r["env_steps"] == 9 * 20 and r["same_returns"]
+    assert r["speedup"] == pytest.approx(r["one_at_a_time_s"] / r["grouped_s"])
+    assert r["group_size"] >= 1 and "groups of" in r["grouping"]
