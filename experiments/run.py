@@ -246,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             task = exp.task.build()
         except (ValueError, ImportError) as e:
             raise UserError(e) from None
+        if hasattr(exp.task, "pretrained"):  # θ0 trained on other data first (transfer)
+            task = _pretrained(exp, task, args.data_dir, args.download)
         loader = None
         if hasattr(exp.task, "load"):
 
@@ -303,6 +305,20 @@ def _initialize_distributed(args: argparse.Namespace) -> None:
         f"{jax.device_count()} devices in all",
         flush=True,
     )
+
+
+def _pretrained(
+    exp: configs.Experiment, task: subspace.Task, data_dir: str | None, download: bool
+) -> subspace.Task:
+    """The config's task with its pretrained θ0, the data's errors as one line."""
+    try:
+        return exp.task.pretrained(task, data_dir, download)
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"{exp.name}: the pretraining data could not be loaded or trained on: "
+            f"{_one_line(e)} (give the folder of the files with --data-dir or "
+            f"${DATA_DIR_ENV}, or let TFDS fetch them with --download)"
+        ) from None
 
 
 def _load_data(exp: configs.Experiment, data_dir: str | None, download: bool) -> subspace.Data:

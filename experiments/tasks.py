@@ -1,6 +1,6 @@
 """The tasks of the experiments, described as data: what a config names, and how it is built.
 
-Four kinds, each a frozen dataclass that checks itself, writes itself as JSON (with its
+Five kinds, each a frozen dataclass that checks itself, writes itself as JSON (with its
 ``kind``) and builds the library's :class:`subspace.Task`:
 
 * :class:`ImageTask` — a model of ``models/`` (by name and keyword arguments) classifying
@@ -8,6 +8,7 @@ Four kinds, each a frozen dataclass that checks itself, writes itself as JSON (w
   shuffled labels, a subset);
 * :class:`PolicyTask` — a policy of ``models/`` in a gymnax or brax environment, its loss
   minus the episode return (trained by evolution strategies);
+* :class:`TransferTask` — a classifier pretrained on some classes, fine-tuned on others;
 * :class:`QTask` — a Q-network of ``models/`` in a gymnax environment, trained by DQN;
 * :class:`ToyTask` — the toy problem with a known answer (``experiments/toy.py``).
 """
@@ -17,10 +18,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import jax
+
 import subspace
 from subspace.config import from_json, to_json
 
-__all__ = ["TASKS", "ImageTask", "Model", "PolicyTask", "QTask", "ToyTask", "task_from_json"]
+__all__ = [
+    "TASKS",
+    "ImageTask",
+    "Model",
+    "PolicyTask",
+    "QTask",
+    "ToyTask",
+    "TransferTask",
+    "task_from_json",
+]
 
 INPUT_SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 TRAIN_SIZES = {"mnist": 60_000, "cifar10": 50_000}  # the standard training sets
@@ -168,6 +180,140 @@ class PolicyTask:
         return {"kind": self.kind, **_fields(self)}
 
 
+#: Training examples per class of the standard training sets (a class subset's size is
+#: known before loading, and the loaded data are checked against it).
+CLASS_COUNTS = {
+    "mnist": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    "cifar10": (5000,) * 10,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferTask:
+    """Fine-tuning a classifier pretrained on some classes of a data set on the others
+    (SAID's setting, Aghajanyan et al. 2021, at small scale).
+
+    The measurement trains and evaluates on the ``target`` classes only (training and test
+    images of those labels; the network keeps its 10 outputs). θ0 of every member is the
+    network of seed ``pretrain_seed`` trained for ``pretrain_epochs`` epochs on the
+    ``source`` classes (Adam, ``pretrain_lr``, batches of ``pretrain_batch``), and the
+    full-parameter baseline is full fine-tuning from it; 0 epochs is a random θ0 (each
+    member's own seed, as everywhere else). :meth:`pretrained` does the pretraining once
+    the data are there (the command line calls it before measuring).
+
+    Attributes:
+      dataset: "mnist" or "cifar10".
+      model: the network.
+      source, target: disjoint class labels (0-9).
+      pretrain_epochs: epochs on the source classes, >= 0.
+      pretrain_lr, pretrain_batch, pretrain_seed: the pretraining's Adam rate, batch size
+        and seed.
+      train_limit, test_limit: keep the first N target training (test) images, and the
+        first N source images for pretraining (None: all; for smoke runs).
+    """
+
+    dataset: str
+    model: Model
+    source: tuple[int, ...]
+    target: tuple[int, ...]
+    pretrain_epochs: int
+    pretrain_lr: float = 1e-3
+    pretrain_batch: int = 128
+    pretrain_seed: int = 0
+    train_limit: int | None = None
+    test_limit: int | None = None
+
+    kind = "transfer"
+    JSON_FIELDS = {"model": _model, "source": tuple, "target": tuple}
+
+    def __post_init__(self) -> None:
+        ImageTask(self.dataset, self.model, self.train_limit, self.test_limit)  # its checks
+        for name in ("source", "target"):
+            labels = tuple(getattr(self, name))
+            if not labels or not all(isinstance(c, int) and 0 <= c <= 9 for c in labels):
+                raise ValueError(f"TransferTask: {name} must be class labels in 0..9; got {labels}")
+            object.__setattr__(self, name, labels)
+        if set(self.source) & set(self.target):
+            raise ValueError(
+                f"TransferTask: source and target must be disjoint; both hold "
+                f"{sorted(set(self.source) & set(self.target))}"
+            )
+        if not isinstance(self.pretrain_epochs, int) or self.pretrain_epochs < 0:
+            raise ValueError(
+                "TransferTask: pretrain_epochs must be an integer >= 0; got "
+                f"{self.pretrain_epochs!r}"
+            )
+
+    @property
+    def train_size(self) -> int:
+        """The number of target training examples (known before loading)."""
+        n = sum(CLASS_COUNTS[self.dataset][c] for c in self.target)
+        return n if self.train_limit is None else min(n, self.train_limit)
+
+    def build(self) -> subspace.Task:
+        return subspace.linen_task(self.model.build(), INPUT_SHAPES[self.dataset])
+
+    def _full(self, data_dir: str | None, download: bool) -> Any:
+        from experiments.data import load as load_dataset
+
+        return load_dataset(
+            self.dataset,
+            source="files" if data_dir else "auto",
+            data_dir=data_dir,
+            download=download,
+        )
+
+    def load(self, data_dir: str | None, download: bool = False) -> subspace.Data:
+        """The target classes' training and test images."""
+        ds = self._full(data_dir, download)
+        train, test = _of(ds.train_y, self.target), _of(ds.test_y, self.target)
+        train, test = train[: self.train_limit], test[: self.test_limit]
+        return subspace.Data(ds.train_x[train], ds.train_y[train], ds.test_x[test], ds.test_y[test])
+
+    def pretrained(self, task: subspace.Task, data_dir: str | None, download: bool = False):
+        """``task`` with θ0 pretrained on the source classes (``task`` itself for 0
+        epochs); prints the pretrained network's test accuracy on the source classes."""
+        import numpy as np
+        import optax
+
+        if self.pretrain_epochs == 0:
+            return task
+        ds = self._full(data_dir, download)
+        train, test = _of(ds.train_y, self.source), _of(ds.test_y, self.source)
+        train = train[: self.train_limit]
+        source = subspace.Data(
+            ds.train_x[train], ds.train_y[train], ds.test_x[test], ds.test_y[test]
+        )
+        baseline = subspace.make_baseline(task, optax.adam(self.pretrain_lr))
+        steps = self.pretrain_epochs * (len(train) // self.pretrain_batch)
+        out = subspace.train_group(
+            baseline,
+            (np.array([baseline.width]), np.array([self.pretrain_seed])),
+            steps=steps,
+            data=source,
+            batch_size=self.pretrain_batch,
+        )
+        if not out["finite"][0]:
+            raise ValueError("TransferTask: the pretraining diverged")
+        print(
+            f"pretrained on classes {list(self.source)}: {steps} steps, test accuracy "
+            f"{float(out['test_accuracy'][0]):.4f}"
+        )
+        params = jax.tree_util.tree_map(lambda a: a[0], out["params"])
+        state = jax.tree_util.tree_map(lambda a: a[0], out["model_state"])
+        return subspace.theta0.with_theta0(task, params, state)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, **_fields(self)}
+
+
+def _of(labels: Any, classes: tuple[int, ...]) -> Any:
+    """The indices of the examples whose label is in ``classes``, in order."""
+    import numpy as np
+
+    return np.flatnonzero(np.isin(labels, classes))
+
+
 @dataclasses.dataclass(frozen=True)
 class QTask:
     """A Q-network of ``models/`` on a gymnax environment with discrete actions, trained by
@@ -220,7 +366,9 @@ class ToyTask:
 
 
 #: The task kinds by their JSON ``kind``.
-TASKS: dict[str, type] = {cls.kind: cls for cls in (ImageTask, PolicyTask, QTask, ToyTask)}
+TASKS: dict[str, type] = {
+    cls.kind: cls for cls in (ImageTask, PolicyTask, QTask, ToyTask, TransferTask)
+}
 
 
 def _fields(task: Any) -> dict:

@@ -51,9 +51,12 @@ def with_theta0(task: Task, params: Any, model_state: Any = None) -> Task:
         model_state = _checked(model_state, want_state, "model_state")
 
     def init(key: jax.Array) -> tuple[Any, Any]:
+        # The barrier keeps XLA from constant-folding θ0 into every use (a broadcast over a
+        # sweep's members would otherwise be folded at compile time, slowly).
+        theta0 = jax.lax.optimization_barrier(params)
         if model_state is None:
-            return params, task.init(key)[1]
-        return params, model_state
+            return theta0, task.init(key)[1]
+        return theta0, jax.lax.optimization_barrier(model_state)
 
     return Task(init=init, loss_fn=task.loss_fn, eval_fn=task.eval_fn)
 

@@ -85,9 +85,14 @@ class Subspace:
         if not self.said:
             return self.projection.apply(self.state, z)
         m = self.m
-        sizes = np.array([leaf.size for leaf in self.unravel.leaves])
-        scales = jnp.repeat(1 + z[:m], sizes, total_repeat_length=self.D)
-        return scales * self.projection.apply(self.state, z[m:])
+        delta = self.projection.apply(self.state, z[m:])
+        # Each tensor's slice times its scale: static slices, no D-long index array (whose
+        # construction XLA would constant-fold at every compilation).
+        parts, offset = [], 0
+        for i, leaf in enumerate(self.unravel.leaves):
+            parts.append(delta[offset : offset + leaf.size] * (1 + z[i]))
+            offset += leaf.size
+        return jnp.concatenate(parts)
 
     def flat(self, z: jax.Array) -> jax.Array:
         """θ0 + P z as a flat vector of shape (D,), in the parameters' promoted dtype."""

@@ -151,3 +151,40 @@ def test_table_adds_the_fixed_baseline_convention_for_cifar(tmp_path):
         "| CIFAR-10 FC *, fixed baseline 0.5 | 9,000 | 400 (333, [333, 333]) | 656,810 | "
         "1,642× | 0.5 (fixed) |" in text
     )
+
+
+def test_a_transfer_task_checks_its_classes():
+    from experiments.tasks import Model, TransferTask
+
+    fc = Model("fc", {"width": 8, "depth": 1})
+    with pytest.raises(ValueError, match=r"source and target must be disjoint; both hold \[4\]"):
+        TransferTask("mnist", fc, source=(0, 4), target=(4, 5), pretrain_epochs=1)
+    with pytest.raises(ValueError, match="target must be class labels in 0..9"):
+        TransferTask("mnist", fc, source=(0,), target=(10,), pretrain_epochs=1)
+    with pytest.raises(ValueError, match="pretrain_epochs must be an integer >= 0; got -1"):
+        TransferTask("mnist", fc, source=(0,), target=(1,), pretrain_epochs=-1)
+    task = TransferTask("mnist", fc, source=(0, 1), target=(5, 6, 7, 8, 9), pretrain_epochs=0)
+    assert task.train_size == 29_404  # digits 5-9 of the standard training set
+
+
+@pytest.mark.skipif(
+    not (DATASETS / "mnist").is_dir(),
+    reason="the offline MNIST files (../shared/datasets/mnist) are absent",
+)
+def test_a_transfer_task_measures_the_target_classes_from_a_pretrained_theta0(capsys):
+    import jax
+    import numpy as np
+
+    from subspace.fingerprints import task_fingerprint
+
+    exp = config.load("mnist_transfer:p1", smoke=True)
+    data = exp.task.load(str(DATASETS))
+    assert set(np.unique(data.train_y)) | set(np.unique(data.test_y)) <= {5, 6, 7, 8, 9}
+    assert len(data.train_x) == exp.task.train_size == 512
+    plain = exp.task.build()
+    pretrained = exp.task.pretrained(plain, str(DATASETS))
+    assert "pretrained on classes [0, 1, 2, 3, 4]" in capsys.readouterr().out
+    a, b = pretrained.init(jax.random.key(0))[0], pretrained.init(jax.random.key(1))[0]
+    jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)  # one θ0 for every member
+    assert task_fingerprint(pretrained, 0) != task_fingerprint(plain, 0)
+    assert config.load("mnist_transfer:p0").task.pretrained(plain, None) is plain
