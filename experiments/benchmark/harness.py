@@ -36,7 +36,7 @@ __all__ = [
 # 2: the ES comparison ("es", part_wall_s["es"]); a file of version 1 has no "es".
 SCHEMA_VERSION = 2
 MNIST = (28, 28, 1)
-ALL = ("dense", "sparse", "fastfood")
+ALL = ("dense", "sparse", "fastfood", "kronqr")
 FASTFOOD_VARIANTS = ("fastfood_butterfly", "fastfood_shared")
 
 

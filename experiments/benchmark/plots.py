@@ -16,6 +16,7 @@ PROJECTIONS = (
     "fastfood_butterfly",
     "fastfood_shared",
     "fastfood_one_block",
+    "kronqr",
 )
 
 
