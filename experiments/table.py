@@ -5,7 +5,7 @@ python -m experiments.table          # prints the table the README shows
 d_int90 is read at 0.9 × the network's own baseline accuracy. The original code sometimes
 used a fixed baseline of 0.5 for CIFAR-10 instead; the CIFAR rows get a second line with
 that convention (threshold 0.45), recomputed from the same members. The reinforcement-
-learning rows (evolution strategies) read d_int90 at 0.9 × the full-parameter ES
+learning rows (evolution strategies, DQN) read d_int90 at 0.9 × the full-parameter ES
 baseline's mean evaluation return (Pendulum: its gain over the policy at θ0); their
 environments stand in for the paper's MuJoCo/Atari ones (the label says which).
 """
@@ -33,6 +33,7 @@ ROWS = (
     ("pendulum_es", "InvertedPendulum, ES → Pendulum-v1 (swing-up; return gain)", 562, 4),
     ("breakout_es", "Atari Pong, ES → MinAtar Breakout (reduced)", 1_005_974, 6_000),
     ("humanoid_es", "Humanoid, ES → brax humanoid (accelerator only)", 166_673, 700),
+    ("cartpole_dqn", "CartPole, DQN (our 4-64-64-2 Q-network)", 4_610, 25),
 )
 
 
@@ -81,6 +82,14 @@ def table(results: Path) -> str:
             budget = (
                 f"{s['steps']} generations × {es['population']}, {on_z} {es['sigma']:g} / θ "
                 f"{base_es['sigma']:g}, Adam z {z_lr:g} / θ {theta_lr:g}, {seeds} seeds"
+            )
+            baseline = f"{doc['baseline_metric']:,.1f}"
+        elif es["name"] == "dqn":  # environment steps of DQN
+            budget = (
+                f"{s['steps']:,} environment steps, {'double ' if es['double'] else ''}DQN, "
+                f"buffer {es['buffer_size']:,}, "
+                f"target every {es['target_interval']}, Adam z {z_lr:g} / θ {theta_lr:g}, "
+                f"{seeds} seeds"
             )
             baseline = f"{doc['baseline_metric']:,.1f}"
         else:
