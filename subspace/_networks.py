@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,26 @@ from subspace.wrap import Subspace
 __all__: list[str] = []  # private: SweepResult.member gives a TrainedMember (results.py)
 
 NETWORKS = "networks"  # the subfolder of a measurement's folder
+
+
+def clear_networks(folder: Path | None) -> None:
+    """Removes the networks a measurement wrote in ``folder`` (an overwrite discards its
+    results, and a network of a member the new grid lacks must not stay behind); files of
+    other names, and folders left non-empty by them, are the user's and stay."""
+    if folder is None or jax.process_index() != 0 or not (folder / NETWORKS).is_dir():
+        return
+    root = folder / NETWORKS
+    for sub in [p for p in root.iterdir() if p.is_dir()]:
+        for path in sub.iterdir():
+            if path.is_file() and _NAMED.fullmatch(path.name):
+                path.unlink()
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    if not any(root.iterdir()):
+        root.rmdir()
+
+
+_NAMED = re.compile(r"(s\d+|d\d+-s\d+)\.npz")  # member_file's names
 
 
 def member_file(folder: Path, record: dict) -> Path:

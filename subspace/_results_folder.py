@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jax
 
+from subspace._networks import clear_networks
 from subspace.results import (
     RESULTS,
     SCHEMA_VERSION,
@@ -140,6 +141,7 @@ def previous(
         return Previous()
     if overwrite:
         clear_checkpoints(out)
+        clear_networks(out)
         return Previous()
     results = out / RESULTS
     in_flight = bool(group_checkpoints(out))

@@ -115,6 +115,15 @@ def test_results_without_networks_say_so(tmp_path):
         loaded.member(toy.TASK, 10, 0)
 
 
+def test_an_overwrite_leaves_no_network_of_the_discarded_run(tmp_path):
+    subspace.measure(toy.TASK, out=tmp_path / "m", **TOY)
+    nets = tmp_path / "m" / "networks"
+    (nets / "notes.txt").write_text("mine")  # the user's file stays
+    subspace.measure(toy.TASK, out=tmp_path / "m", overwrite=True, **{**TOY, "dims": [8, 10]})
+    assert sorted(p.name for p in (nets / "sparse").iterdir()) == ["d10-s0.npz", "d8-s0.npz"]
+    assert (nets / "notes.txt").read_text() == "mine"
+
+
 # 2. the grouping -----------------------------------------------------------------------------
 
 
