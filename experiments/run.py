@@ -36,7 +36,7 @@ from experiments.data.paths import DATA_DIR_ENV
 from subspace.checkpoint import CheckpointError
 from subspace.config import override, parse_value
 from subspace.measurement import MAX_DIMS
-from subspace.projections import PROJECTIONS
+from subspace.projections import PROJECTIONS, STORED
 from subspace.sweep import projection_labels
 
 __all__ = ["UserError", "build_parser", "main", "parse_dims", "resolve"]
@@ -181,7 +181,8 @@ def _shorthands(args: argparse.Namespace, exp: configs.Experiment) -> dict[str, 
         n = args.seeds or len(exp.grid.seeds)
         sets["grid.seeds"] = list(range(args.seed, args.seed + n))
     if args.projection:
-        chosen = list(PROJECTIONS) if args.projection == "all" else [args.projection]
+        drawn = [k for k in PROJECTIONS if k not in STORED]  # a stored P is not drawn
+        chosen = drawn if args.projection == "all" else [args.projection]
         sets["grid.projections"] = chosen
     if args.refine:
         sets["grid.refine"] = True

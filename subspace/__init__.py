@@ -16,6 +16,7 @@ the modules named after what they hold (:mod:`subspace.intrinsic`, :mod:`subspac
 from subspace import estimators
 from subspace import projections
 from subspace import rl
+from subspace import lottery as lottery  # a namespace (the top-level list stays short)
 from subspace import theta0 as theta0  # a namespace (the top-level list stays short)
 from subspace.compress import load_compressed
 from subspace.compress import save_compressed

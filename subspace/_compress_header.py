@@ -8,9 +8,9 @@ member by member with ``zipfile`` and numpy's ``.npy`` header parser, in
   ``format_version``, ``library_version``, ``jax_version``, ``projection`` (the kind),
   ``options`` (the projection's keyword options, e.g. ``{"block_size": 512}``), ``said``
   (true: z starts with SAID's per-tensor scales, one per leaf; absent in older files:
-  false), ``D``, ``d``, ``z_dtype``, ``key`` (``{"impl", "data", "typed"}``: the PRNG
-  implementation, the key's raw uint32 words from ``jax.random.key_data`` and whether it
-  was a typed key),
+  false; always false for a stored projection), ``D``, ``d``, ``z_dtype``, ``key``
+  (``{"impl", "data", "typed"}``: the PRNG implementation, the key's raw uint32 words
+  from ``jax.random.key_data`` and whether it was a typed key),
   ``theta0`` (``{"source": "init" | "stored" | "caller", "key", "seed", "dtype"}``),
   ``leaves`` (``[name, shape, dtype]`` per leaf, from ``Subspace.unravel.leaves``),
   ``model_state`` (null, or ``{"leaves": [[name, shape, dtype], ...]}``, the names being
@@ -20,6 +20,9 @@ member by member with ``zipfile`` and numpy's ``.npy`` header parser, in
 * ``z``: shape (d,), dtype ``z_dtype`` (float32 or float64); or, for a quantised z
   (``save_compressed(codebook=...)``), ``codebook`` and ``symbols`` in its place, with the
   header's ``quantised`` field (:mod:`subspace._compress_quantised`).
+* ``projection_state``: only for a projection whose state is stored, not drawn
+  (``lottery``): U's d columns, shape (D, d), dtype ``z_dtype``; sized from the header and
+  refused above the loader's ``max_state_bytes`` before it is read.
 * ``theta0``: only with ``store_theta0=True``: the flat θ0, shape (D,); a dtype numpy has no
   native code for (bfloat16) is stored as its bits (uint16) and viewed back.
 * ``model_state``: only with ``model_state=``: uint8, the bytes of its leaves one after the
@@ -108,7 +111,7 @@ from subspace._compress_projection import check_options
 from subspace._compress_theta0 import SEED_RANGE, disk_dtype
 from subspace._model_state import STATE_DTYPES, as_dtype, state_nbytes
 from subspace._npz import ARRAYS, FileError, npy_data, npy_header
-from subspace.projections import PROJECTIONS
+from subspace.projections import PROJECTIONS, STORED
 from subspace.wrap import Subspace
 
 __all__: list[str] = []
@@ -235,6 +238,20 @@ def check_members(zf: zipfile.ZipFile, header: dict, path: Path, where: str) -> 
                 f"{where}: {path}: array 'theta0' does not match the header: file has "
                 f"{t.dtype} {t.shape}, header says {dtype} ({D},)"
             )
+    kept = header["projection"] in STORED  # P's state is in the file, not drawn
+    if kept != ("projection_state" in members):
+        raise FileError(
+            f"{where}: {path}: projection {header['projection']!r} "
+            f"{'stores' if kept else 'draws'} P's state but the file "
+            f"{'has' if 'projection_state' in members else 'lacks'} a 'projection_state' array"
+        )
+    if kept:
+        p, D = members["projection_state"], header["D"]  # noqa: N806
+        if p.shape != (D, d) or p.dtype != want:
+            raise FileError(
+                f"{where}: {path}: array 'projection_state' does not match the header: file "
+                f"has {p.dtype} {p.shape}, header says {want} ({D}, {d})"
+            )
     has = header["model_state"] is not None
     if has != ("model_state" in members):
         raise FileError(
@@ -285,6 +302,8 @@ def check_header(header: Any, ctx: str) -> dict:
     header.setdefault("said", False)  # files from before SAID
     if not isinstance(header["said"], bool):
         refuse(ctx, "said", f"must be true or false; got {describe(header['said'])}")
+    if header["said"] and kind in STORED:
+        refuse(ctx, "said", f"must be false for a stored projection ({kind!r})")
     if header["said"] and not 2 <= len(header["leaves"]) < d:
         m = len(header["leaves"])
         refuse(ctx, "said", f"needs 2 <= leaves ({m}) < d ({d}) (one scale per leaf in z)")

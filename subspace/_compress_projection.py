@@ -23,7 +23,7 @@ import numpy as np
 from subspace._compress_json import describe, is_int, is_number, refuse
 from subspace._npz import FileError
 from subspace.hadamard import METHODS
-from subspace.projections import PROJECTIONS
+from subspace.projections import PROJECTIONS, STORED
 from subspace.projections.dense import DEFAULT_MAX_BYTES as DENSE_DEFAULT_MAX_BYTES
 from subspace.projections.fastfood import LEGACY_01_OPTIONS, legacy_01_layout
 
@@ -79,6 +79,14 @@ def check_width(value: Any, field: str, D: int, d: int, ctx: str) -> None:  # no
         )
 
 
+def check_stored_width(value: Any, field: str, D: int, d: int, ctx: str) -> None:  # noqa: N803
+    # A file stores the d columns a lottery subspace uses: its width is d.
+    if value != d:
+        refuse(
+            ctx, field, f"must be d = {d:,} (the columns the file stores); got {describe(value)}"
+        )
+
+
 def check_fwht_method(value: Any, field: str, D: int, d: int, ctx: str) -> None:  # noqa: N803
     if not isinstance(value, str) or value not in METHODS:
         refuse(ctx, field, f"must be one of {list(METHODS)}; got {describe(value)}")
@@ -110,6 +118,7 @@ OPTION_CHECKS: dict[str, dict[str, Callable[..., None]]] = {
         "shared_input": check_bool,
     },
     "kronqr": {"width": check_width},
+    "lottery": {"width": check_stored_width},
 }
 
 
@@ -149,6 +158,8 @@ def wrap_options(header: dict, key: jax.Array, limit: float, path: Path, where: 
 def state_bytes(header: dict, options: dict, key: jax.Array) -> int:
     """Bytes of P's state, from its shapes alone: the factory and eval_shape draw nothing."""
     kind, dtype = header["projection"], np.dtype(header["z_dtype"])
+    if kind in STORED:  # the file's own U: D x d numbers of the z dtype
+        return header["D"] * header["d"] * dtype.itemsize
     if kind == "dense":
         options = {**options, "max_bytes": math.inf}  # sized here against the loader's limit
     proj = PROJECTIONS[kind](header["D"], header["d"], dtype=dtype, **options)

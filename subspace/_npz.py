@@ -25,7 +25,15 @@ import numpy as np
 
 __all__: list[str] = []
 
-ARRAYS = ("header", "z", "theta0", "model_state", "codebook", "symbols")  # a file's members
+ARRAYS = (  # a file's members
+    "header",
+    "z",
+    "theta0",
+    "model_state",
+    "codebook",
+    "symbols",
+    "projection_state",
+)
 MAX_NPY_HEADER = 10_000  # a .npy header's own length (numpy's default limit)
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}

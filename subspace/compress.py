@@ -63,8 +63,9 @@ from subspace._model_state import (
 )
 from subspace._model_state import sha256 as _sha256
 from subspace._npz import archive, npy_data
-from subspace.projections import PROJECTIONS
+from subspace.projections import PROJECTIONS, STORED
 from subspace.projections.base import check_key, check_z
+from subspace.projections.lottery import LotteryState
 from subspace.wrap import Subspace, wrap
 
 __all__ = [
@@ -213,8 +214,12 @@ def save_compressed(
     if model_state is not None:
         state_table, state_leaves = state_to_save(model_state, where)
     options = {name: json_option(name, v, where) for name, v in subspace.options}
+    stored = subspace.kind in STORED
+    if stored:  # the file keeps the d columns the subspace uses
+        subspace = _stored_columns(subspace)
+        options = {"width": subspace.d}
     check_options(subspace.kind, options, subspace.D, subspace.d, where)
-    if verify and _sha256(subspace.projection.init(key)) != _sha256(subspace.state):
+    if verify and not stored and _sha256(subspace.projection.init(key)) != _sha256(subspace.state):
         raise ValueError(
             f"{where}: key does not draw this subspace's P (its {subspace.kind} state differs "
             "from the one key gives); pass the key given to wrap"
@@ -238,9 +243,17 @@ def save_compressed(
         arrays["theta0"] = to_disk(theta0)
     if state_leaves is not None:
         arrays["model_state"] = state_to_bytes(state_leaves)
+    if stored:
+        arrays["projection_state"] = np.asarray(subspace.state.U)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def _stored_columns(subspace: Subspace) -> Subspace:
+    """``subspace`` with its stored P cut to the d columns it uses (``width`` = d)."""
+    state = LotteryState(subspace.state.U[:, : subspace.d])
+    return dataclasses.replace(subspace, state=state, options=(("width", subspace.d),))
 
 
 def load_compressed(
@@ -346,8 +359,18 @@ def load_compressed(
         model_state = None
         if state_like is not None:  # its leaves match the header's: that many bytes
             model_state = read_state(zf, header, members, model_state_like, path, where)
+        given = None  # P's state, for a projection that stores it (sized above)
+        if kind in STORED:
+            given = LotteryState(
+                jnp.asarray(npy_data(zf, members["projection_state"], path, where))
+            )
 
-    sub = wrap(params, header["d"], projection=kind, key=draw_key, said=header["said"], **options)
+    if given is None:
+        sub = wrap(
+            params, header["d"], projection=kind, key=draw_key, said=header["said"], **options
+        )
+    else:
+        sub = wrap(params, header["d"], projection=kind, state=given, **options)
     check_z(z, sub.d, sub.dtype, where)
     flat = sub.flat(z)
     if verify:

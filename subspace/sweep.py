@@ -34,7 +34,7 @@ import optax
 
 from subspace._checks import as_int, check_bool, check_int
 from subspace.estimators import Backprop, check_estimator
-from subspace.projections import PROJECTIONS
+from subspace.projections import PROJECTIONS, STORED
 from subspace.projections.fastfood import block_size_for
 from subspace.task import LossFn, Task, check_task, init_shapes, initialised
 from subspace.train import TrainState, make_trainer
@@ -112,9 +112,11 @@ SAID_PREFIX = "said-"
 
 
 def projection_labels() -> list[str]:
-    """Every projection a measurement's grid names: each kind, and ``said-<kind>`` for its
-    SAID variant (per-tensor scales, :func:`subspace.wrap`'s ``said``)."""
-    return sorted([*PROJECTIONS, *(SAID_PREFIX + k for k in PROJECTIONS)])
+    """Every projection a measurement's grid names: each kind drawn from a key (not the
+    stored ones, :data:`subspace.projections.STORED`), and ``said-<kind>`` for its SAID
+    variant (per-tensor scales, :func:`subspace.wrap`'s ``said``)."""
+    drawn = [k for k in PROJECTIONS if k not in STORED]
+    return sorted([*drawn, *(SAID_PREFIX + k for k in drawn)])
 
 
 def split_label(label: str) -> tuple[str, bool]:

@@ -15,8 +15,9 @@ import numpy as np
 
 from subspace._checks import check_bool
 from subspace.flatten import Unravel, ravel
-from subspace.projections import PROJECTIONS, Projection
+from subspace.projections import PROJECTIONS, STORED, Projection
 from subspace.projections.base import check_dims, check_key, check_z
+from subspace.projections.lottery import check_state
 
 __all__ = ["Subspace", "wrap"]
 
@@ -111,6 +112,7 @@ def wrap(
     projection: str = "fastfood",
     key: jax.Array | None = None,
     said: bool = False,
+    state: Any = None,
     **options: Any,
 ) -> Subspace:
     """Wraps a parameter pytree into a random d-dimensional subspace around it.
@@ -136,6 +138,9 @@ def wrap(
         implementations, and trains with z's optimiser and learning rate) and then
         z' = z_{m:}, d − m coordinates through a P of d − m columns. Needs at least two
         tensors and d > m.
+      state: P's state when it is given, not drawn: ``projection="lottery"`` only (a
+        :class:`subspace.lottery.LotteryState`, U of shape (D, width)); ``key`` is then
+        not used.
       **options: keyword options of the projection (``max_bytes`` for dense, ``density``
         for sparse, ``block_size`` for fastfood). The dtype of P and z is the parameters'
         promoted dtype, at least float32.
@@ -155,7 +160,15 @@ def wrap(
       >>> logits = model.apply({"params": sub.params(z)}, x)
     """
     check_options(projection, options, "wrap")
-    check_key(key, "wrap")
+    if (state is not None) != (projection in STORED):
+        raise TypeError(
+            f"wrap: state= is given for projection {STORED} (a stored P) and for no other; "
+            f"got projection {projection!r} with state {type(state).__name__}"
+        )
+    if state is None:
+        check_key(key, "wrap")
+    elif said:
+        raise ValueError("wrap: said=True is for a drawn projection, not a stored one")
     _refuse_linen_variables(params, "wrap")
     check_bool(said, "said", where="wrap")
     theta0, unravel = ravel(params)
@@ -165,7 +178,11 @@ def wrap(
     proj = _projection(
         projection, unravel.D, d - m, _z_dtype(unravel.dtype), opts
     )  # validates the options, no work
-    state = proj.init(key)
+    if state is None:
+        state = proj.init(key)
+    else:  # a given U: its shape and dtype are checked here, once
+        width = dict(opts).get("width") or d - m
+        state = check_state(state, unravel.D, width, _z_dtype(unravel.dtype), "wrap")
     return Subspace(theta0, state, unravel, projection, d, opts, said)
 
 

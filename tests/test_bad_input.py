@@ -74,6 +74,7 @@ MODULES = [
     "subspace.flax_tasks",
     "subspace.rl",
     "subspace.dqn",
+    "subspace.lottery",
     "subspace.theta0",
     "subspace.pac_bayes",
     "subspace.arithmetic_code",
@@ -83,7 +84,9 @@ MODULES = [
 
 # Public names that are containers, results, types or constants: nothing to validate.
 NO_ARGUMENTS = {
-    "PROJECTIONS": "a dict of the four factories, each covered",
+    "PROJECTIONS": "a dict of the factories, each covered",
+    "STORED": "a constant, the kinds whose P is given (lottery)",
+    "LotteryState": "a NamedTuple, the given U, checked by wrap",
     "CompressedModel": "a result of load_compressed",
     "SizeReport": "a result of size_report",
     "Data": "a NamedTuple of arrays, validated by check_data (train_group, measure)",
@@ -174,7 +177,7 @@ def case(covers, call, exc, match, id):
     return pytest.param(covers, call, exc, match, id=id)
 
 
-PROJ = r"\['dense', 'fastfood', 'kronqr', 'sparse'\]"
+PROJ = r"\['dense', 'fastfood', 'kronqr', 'lottery', 'sparse'\]"
 Z4 = r"z must have shape \(4,\)"
 NOT_AN_OPTION = (
     r"unexpected keyword option 'density' for projection 'dense'; its options are \['max"
@@ -284,6 +287,30 @@ def _projection_cases():
 
 
 CASES = [
+    # --- lottery ---
+    case(
+        subspace.lottery.principal_directions,
+        lambda c: subspace.lottery.principal_directions(np.ones((2, 10)), 3),
+        ValueError,
+        "a trajectory of 2 displacements spans at most 2 directions",
+        "lottery-short",
+    ),
+    case(
+        subspace.lottery.trajectory,
+        lambda c: subspace.lottery.trajectory(
+            c.task, optax.sgd(0.1), steps=5, every=2, data=c.data, batch_size=2
+        ),
+        ValueError,
+        "steps must be a multiple of every = 2; got 5",
+        "lottery-every",
+    ),
+    case(
+        subspace.projections.lottery,
+        lambda c: subspace.projections.lottery(10, 4, width=3),
+        ValueError,
+        r"lottery: width must be an integer in \[d = 4, D = 10\]; got 3",
+        "lottery-width",
+    ),
     # --- theta0 ---
     case(
         subspace.theta0.with_theta0,

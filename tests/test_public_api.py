@@ -91,11 +91,13 @@ NAMESPACES = {
     "subspace.projections": [
         "PROJECTIONS",
         "Projection",
+        "STORED",
         "block_size_for",
         "dense",
         "fastfood",
         "kronqr",
         "linear_map",
+        "lottery",
         "sparse",
     ],
     "subspace.quantise": [
@@ -118,6 +120,7 @@ NAMESPACES = {
     "subspace.rl": ["brax_task", "episode_return", "gymnax_task", "q_task"],
     "subspace.dqn": ["DQN", "DQNState", "Transitions", "dqn"],
     "subspace.theta0": ["burn_in", "load_theta0", "with_theta0"],
+    "subspace.lottery": ["LotteryState", "principal_directions", "trajectory"],
     "subspace.runner": ["REFINE_K", "measure"],
     "subspace.search": ["SearchResult", "bracket", "refine_dims", "search"],
     "subspace.sharding": [

@@ -138,7 +138,8 @@ def test_bad_arguments_are_refused_before_any_work():
     params = {"w": jnp.ones(10)}
     key = jax.random.key(0)
     with pytest.raises(
-        ValueError, match=r"projection must be one of \['dense', 'fastfood', 'kronqr', 'sparse'\]"
+        ValueError,
+        match=r"projection must be one of \['dense', 'fastfood', 'kronqr', 'lottery', 'sparse'\]",
     ):
         subspace.wrap(params, 2, projection="gaussian", key=key)
     with pytest.raises(TypeError, match="key is required"):

@@ -5,6 +5,7 @@ from subspace.projections.dense import dense
 from subspace.projections.fastfood import block_size_for, fastfood
 from subspace.projections.kron import kronqr
 from subspace.projections.linear import linear_map
+from subspace.projections.lottery import lottery
 from subspace.projections.sparse import sparse
 
 PROJECTIONS = {
@@ -12,7 +13,11 @@ PROJECTIONS = {
     "sparse": sparse,
     "fastfood": fastfood,
     "kronqr": kronqr,
+    "lottery": lottery,
 }
+
+#: Kinds whose state is given, not drawn from a key (a grid cannot name them).
+STORED = ("lottery",)
 
 __all__ = [
     "PROJECTIONS",
@@ -21,6 +26,8 @@ __all__ = [
     "dense",
     "fastfood",
     "kronqr",
+    "STORED",
     "linear_map",
+    "lottery",
     "sparse",
 ]
