@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             task = exp.task.build()
         except (ValueError, ImportError) as e:
             raise UserError(e) from None
-        if hasattr(exp.task, "pretrained"):  # θ0 trained on other data first (transfer)
+        if hasattr(exp.task, "pretrained"):  # θ0 trained first (transfer, burn-in)
             task = _pretrained(exp, task, args.data_dir, args.download)
         loader = None
         if hasattr(exp.task, "load"):
@@ -313,7 +313,7 @@ def _pretrained(
 ) -> subspace.Task:
     """The config's task with its pretrained θ0, the data's errors as one line."""
     try:
-        return exp.task.pretrained(task, data_dir, download)
+        return exp.task.pretrained(task, data_dir, download, seeds=exp.grid.seeds)
     except (OSError, ValueError) as e:
         raise UserError(
             f"{exp.name}: the pretraining data could not be loaded or trained on: "

@@ -1,11 +1,12 @@
 """The tasks of the experiments, described as data: what a config names, and how it is built.
 
-Five kinds, each a frozen dataclass that checks itself, writes itself as JSON (with its
+Six kinds, each a frozen dataclass that checks itself, writes itself as JSON (with its
 ``kind``) and builds the library's :class:`subspace.Task`:
 
 * :class:`ImageTask` — a model of ``models/`` (by name and keyword arguments) classifying
   MNIST or CIFAR-10 (offline files or TFDS), with the paper's variants (shuffled pixels,
   shuffled labels, a subset);
+* :class:`BurnInTask` — the same, θ0 each seed's network after a few steps of training;
 * :class:`PolicyTask` — a policy of ``models/`` in a gymnax or brax environment, its loss
   minus the episode return (trained by evolution strategies);
 * :class:`TransferTask` — a classifier pretrained on some classes, fine-tuned on others;
@@ -25,6 +26,7 @@ from subspace.config import from_json, to_json
 
 __all__ = [
     "TASKS",
+    "BurnInTask",
     "ImageTask",
     "Model",
     "PolicyTask",
@@ -133,6 +135,50 @@ class ImageTask:
 
     def to_json(self) -> dict:
         return {"kind": self.kind, **_fields(self)}
+
+
+@dataclasses.dataclass(frozen=True)
+class BurnInTask(ImageTask):
+    """An :class:`ImageTask` whose θ0 for seed s is seed s's initialisation after
+    ``burn_in_steps`` steps of full-parameter training (Larsen et al., 2022's burn-in
+    subspaces; :func:`subspace.theta0.burn_in`): Adam ``burn_in_lr``, batches of
+    ``burn_in_batch``, the measurement's training data in its first minibatch order, the
+    seeds trained together once. 0 steps is the seed's own initialisation. The members
+    and the full-parameter baseline both start from it (the baseline's budget is the
+    config's epochs, after the burn-in). :meth:`pretrained` does the burn-in once the data
+    are there (the command line calls it before measuring).
+    """
+
+    burn_in_steps: int = 0
+    burn_in_lr: float = 1e-3
+    burn_in_batch: int = 128
+
+    kind = "burn_in"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.burn_in_steps, int) or self.burn_in_steps < 0:
+            raise ValueError(
+                f"BurnInTask: burn_in_steps must be an integer >= 0; got {self.burn_in_steps!r}"
+            )
+
+    def pretrained(
+        self, task: subspace.Task, data_dir: str | None, download: bool = False, *, seeds: Any
+    ) -> subspace.Task:
+        """``task`` with each seed's burnt-in θ0 (``task`` itself for 0 steps)."""
+        import optax
+
+        if self.burn_in_steps == 0:
+            return task
+        print(f"burn-in: {self.burn_in_steps} steps of full-parameter training, seeds {seeds}")
+        return subspace.theta0.burn_in(
+            task,
+            optax.adam(self.burn_in_lr),
+            steps=self.burn_in_steps,
+            data=self.load(data_dir, download),
+            batch_size=self.burn_in_batch,
+            seeds=list(seeds),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,9 +316,13 @@ class TransferTask:
         train, test = train[: self.train_limit], test[: self.test_limit]
         return subspace.Data(ds.train_x[train], ds.train_y[train], ds.test_x[test], ds.test_y[test])
 
-    def pretrained(self, task: subspace.Task, data_dir: str | None, download: bool = False):
+    def pretrained(
+        self, task: subspace.Task, data_dir: str | None, download: bool = False, *, seeds: Any
+    ) -> subspace.Task:
         """``task`` with θ0 pretrained on the source classes (``task`` itself for 0
-        epochs); prints the pretrained network's test accuracy on the source classes."""
+        epochs); prints the pretrained network's test accuracy on the source classes.
+        ``seeds`` (the measurement's) are not used: one pretrained θ0 serves every seed."""
+        del seeds
         import numpy as np
         import optax
 
@@ -367,7 +417,7 @@ class ToyTask:
 
 #: The task kinds by their JSON ``kind``.
 TASKS: dict[str, type] = {
-    cls.kind: cls for cls in (ImageTask, PolicyTask, QTask, ToyTask, TransferTask)
+    cls.kind: cls for cls in (BurnInTask, ImageTask, PolicyTask, QTask, ToyTask, TransferTask)
 }
 
 

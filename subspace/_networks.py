@@ -54,7 +54,7 @@ def clear_networks(folder: Path | None) -> None:
         root.rmdir()
 
 
-_NAMED = re.compile(r"(s\d+|d\d+-s\d+)\.npz")  # member_file's names
+_NAMED = re.compile(r"(s\d+|d\d+-s\d+|basis-s\d+)\.npz")  # member_file's, basis_file's
 
 
 def member_file(folder: Path, record: dict) -> Path:
@@ -184,8 +184,9 @@ def trained_member(task: Task, record: dict, arrays: dict, where: str) -> Traine
     check_task(task, where)
     d, seed = record["d"], record["seed"]
     kind, said = split_label(record["projection"])
+    bases = {seed: arrays["basis"]} if "basis" in arrays else None  # a lottery member's U
     sub, model_state, _ = member_subspace(
-        task, Member(d, seed), projection=kind, width=record["width"], said=said
+        task, Member(d, seed), projection=kind, width=record["width"], said=said, bases=bases
     )
     z = arrays.get("z")
     if z is None or z.shape != (d,) or z.dtype != np.dtype(sub.dtype):

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from subspace._io import atomic_write_bytes
+from subspace._lottery_bases import LOTTERY
 from subspace._networks import TrainedMember
 from subspace.intrinsic import mean_by_d
 
@@ -139,7 +140,24 @@ class SweepResult:
                 f"{sorted({r['seed'] for r in self.members})}"
             )
         arrays = read_network(self.folder, self.networks, found[0])
+        if projection == LOTTERY:  # its P: the seed's basis, kept beside the networks
+            arrays = {**arrays, "basis": self._basis(seed, where)}
         return trained_member(task, found[0], arrays, where)
+
+    def _basis(self, seed: int, where: str) -> Any:
+        """The kept lottery basis of ``seed`` (D × the grid's largest d)."""
+        from subspace._lottery_bases import basis_file, read_basis
+
+        if (LOTTERY, seed) in self.networks:
+            return self.networks[(LOTTERY, seed)]
+        path = None if self.folder is None else basis_file(self.folder, seed)
+        if path is None or not path.is_file():
+            raise FileNotFoundError(
+                f"{where}: the lottery basis of seed {seed} is not kept here "
+                f"({path or 'no out folder'}): measure again with resume=True (--resume), "
+                "which recomputes it from the same seed and config"
+            )
+        return read_basis(path, self.D, max(self.config["grid"]["dims"]))
 
     def summary(self) -> str:
         """A few lines: baseline, threshold, the mean metric at every d, d_int (or the bound

@@ -25,6 +25,7 @@ import numpy as np
 
 from subspace import _interrupt
 from subspace._groups import train_in_groups
+from subspace._lottery_bases import LOTTERY, check_lottery, lottery_bases, record_every
 from subspace._networks import networks_of, write_networks
 from subspace._results_folder import (
     FolderLock,
@@ -136,6 +137,8 @@ class _Driver:
         for label in m.grid.projections:
             if split_label(label)[1]:
                 check_said(True, tensors, min(m.grid.dims), f"measure ({label})")
+        if LOTTERY in m.grid.projections:
+            check_lottery(schedule, data, "measure")
         self.out = None if run.out is None else Path(run.out)
         if self.out is not None:
             check_out(self.out)
@@ -226,6 +229,8 @@ class _Driver:
                     )
             self._check_metric()
         found.check_steps(self.steps, self.out)
+        if LOTTERY in g.projections:  # one trajectory record per direction, checked now
+            record_every(self.steps, max(g.dims), "measure")
         self.fingerprints = {
             "task": task_fingerprint(self.task, g.seeds[0]),
             "data": data_fingerprint(self.data),
@@ -328,6 +333,8 @@ class _Driver:
         metric = self.m.readout.metric
         done = {(r["d"], r["seed"]) for r in self.members if r["projection"] == projection}
         todo = [(d, s) for d in dims for s in self.m.grid.seeds if (d, s) not in done]
+        # A lottery grid's bases are kept (or recomputed) even when no member is left.
+        bases = self._bases() if projection == LOTTERY else None
         if todo:
             width = max(dims)
             self.progress.message(
@@ -343,11 +350,27 @@ class _Driver:
                 width=width,
                 estimator=schedule.estimator,
                 said=said,
+                bases=bases,
             )
             keys = [{"projection": projection, "d": d, "seed": s} for d, s in todo]
             self.train(projection, sweep, keys)
         rows = [r for r in self.members if r["projection"] == projection and r["d"] in dims]
         return [r["d"] for r in rows], [np.nan if r[metric] is None else r[metric] for r in rows]
+
+    def _bases(self) -> dict:
+        """Each seed's lottery basis U (D × the grid's largest d), kept or computed."""
+        return lottery_bases(
+            self.task,
+            self.m.schedule,
+            self.data,
+            steps=self.steps,
+            seeds=list(self.m.grid.seeds),
+            width=max(self.m.grid.dims),
+            D=self.D,
+            folder=self.out if jax.process_index() == 0 else None,
+            memory=self.networks,
+            message=self.progress.message,
+        )
 
     def train(self, kind: str, sweep: Any, keys: list[dict]) -> None:
         records = self.baseline if kind == "baseline" else self.members

@@ -24,7 +24,7 @@ Member (d, seed) is defined alone, so it can be rebuilt outside a sweep:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -33,9 +33,11 @@ import numpy as np
 import optax
 
 from subspace._checks import as_int, check_bool, check_int
+from subspace._lottery_bases import no_bases, stacked_bases
 from subspace.estimators import Backprop, check_estimator
 from subspace.projections import PROJECTIONS, STORED
 from subspace.projections.fastfood import block_size_for
+from subspace.projections.lottery import LotteryState
 from subspace.task import LossFn, Task, check_task, init_shapes, initialised
 from subspace.train import TrainState, make_trainer
 from subspace.wrap import Subspace, check_options, wrap
@@ -112,11 +114,12 @@ SAID_PREFIX = "said-"
 
 
 def projection_labels() -> list[str]:
-    """Every projection a measurement's grid names: each kind drawn from a key (not the
-    stored ones, :data:`subspace.projections.STORED`), and ``said-<kind>`` for its SAID
-    variant (per-tensor scales, :func:`subspace.wrap`'s ``said``)."""
+    """Every projection a measurement's grid names: each kind drawn from a key,
+    ``said-<kind>`` for its SAID variant (per-tensor scales, :func:`subspace.wrap`'s
+    ``said``), and the stored ones (:data:`subspace.projections.STORED`: ``lottery``,
+    whose P a measurement takes from each seed's baseline trajectory)."""
     drawn = [k for k in PROJECTIONS if k not in STORED]
-    return sorted([*drawn, *(SAID_PREFIX + k for k in drawn)])
+    return sorted([*drawn, *(SAID_PREFIX + k for k in drawn), *STORED])
 
 
 def split_label(label: str) -> tuple[str, bool]:
@@ -161,9 +164,13 @@ def member_subspace(
     width: int,
     theta0_seed: int | None = None,
     said: bool = False,
+    bases: Mapping[int, Any] | None = None,
     **options: Any,
 ) -> tuple[Subspace, Any, jax.Array]:
     """Builds member (d, seed) of a width-``width`` sweep alone, exactly as the sweep does.
+
+    ``bases`` ({seed: U}, U of shape (D, >= width)) gives a stored projection's P
+    (``"lottery"``), as :func:`make_sweep` takes it.
 
     Returns:
       ``(subspace, model_state, train_key)``: train ``z`` (shape (d,)) from
@@ -184,11 +191,16 @@ def member_subspace(
         init_key = member_keys(theta0_seed)[0]
     params, model_state = initialised(task.init(init_key), where)
     opts = {**_padded_options(projection, width), **options}
-    return (
-        wrap(params, member.d, projection=projection, key=proj_key, said=said, **opts),
-        model_state,
-        train_key,
-    )
+    if projection in STORED:
+        known, stack = stacked_bases(bases, width, where)
+        if member.seed not in known:
+            raise ValueError(f"{where}: no basis for seed {member.seed}; bases has {known}")
+        state = LotteryState(stack[known.index(member.seed)])
+        sub = wrap(params, member.d, projection=projection, state=state, width=width)
+    else:
+        no_bases(bases, projection, where)
+        sub = wrap(params, member.d, projection=projection, key=proj_key, said=said, **opts)
+    return sub, model_state, train_key
 
 
 def make_sweep(
@@ -200,6 +212,7 @@ def make_sweep(
     estimator: Any = None,
     theta0_seed: int | None = None,
     said: bool = False,
+    bases: Mapping[int, Any] | None = None,
     **options: Any,
 ) -> Sweep:
     """Builds the vmapped init/update of a sweep whose members have d <= ``width``.
@@ -215,6 +228,10 @@ def make_sweep(
         member draws its own θ0 from its seed, as in the paper.
       said: SAID's per-tensor scales (:func:`subspace.wrap`): the first m coordinates of
         every member's z are its scales, so each member's d must exceed m.
+      bases: for a stored projection (``"lottery"``) only: {seed: U}, U of shape
+        (D, >= width) float32 (:func:`subspace.lottery.principal_directions`); a member
+        of seed s and dimension d uses the first d columns of U[s]. Every member's seed
+        must be a key.
       **options: projection options (``density``, ``max_bytes``).
 
     Returns:
@@ -240,6 +257,19 @@ def make_sweep(
     if theta0_seed is not None:
         as_int(theta0_seed, "theta0_seed")
     opts = {**_padded_options(projection, width), **options}
+    if projection in STORED:
+        if said:
+            raise ValueError(f"{where}: said=True is for a drawn projection, not {projection!r}")
+        known, stack = stacked_bases(bases, width, where)
+    else:
+        no_bases(bases, projection, where)
+
+    def subspace_of(params: Any, seed: jax.Array, proj_key: jax.Array) -> Subspace:
+        if projection not in STORED:
+            return wrap(params, width, projection=projection, key=proj_key, said=said, **opts)
+        # The barrier keeps XLA from folding the bases into the program as constants.
+        U = jax.lax.optimization_barrier(stack)[jnp.argmax(jnp.asarray(known) == seed)]  # noqa: N806
+        return wrap(params, width, projection=projection, state=LotteryState(U), width=width)
 
     def masked_loss(sub: Subspace, mask: jax.Array) -> LossFn:
         def loss_fn(z, model_state, batch, key):
@@ -257,7 +287,7 @@ def make_sweep(
         if theta0_seed is not None:
             init_key = member_keys(theta0_seed)[0]
         params, model_state = initialised(task.init(init_key), where)
-        sub = wrap(params, width, projection=projection, key=proj_key, said=said, **opts)
+        sub = subspace_of(params, seed, proj_key)
         mask = d_mask(d, width, sub.dtype)
         train = trainer(sub, mask).init(sub.zeros(), key=train_key, model_state=model_state)
         return SweepState(sub, mask, train)
@@ -271,7 +301,18 @@ def make_sweep(
         params = state.subspace.params(state.train.z * state.mask)
         return _evaluate(task, params, state.train, batch)
 
-    return vmapped_sweep(init_one, update_one, evaluate_one, width=width, trained=masked_z)
+    sweep = vmapped_sweep(init_one, update_one, evaluate_one, width=width, trained=masked_z)
+    if projection not in STORED:
+        return sweep
+
+    def init(ds: Any, seeds: Any) -> SweepState:
+        if not _traced(seeds):
+            missing = sorted(set(np.asarray(seeds).tolist()) - set(known))
+            if missing:
+                raise ValueError(f"Sweep.init: no basis for seeds {missing}; bases has {known}")
+        return sweep.init(ds, seeds)
+
+    return sweep._replace(init=init)
 
 
 def make_baseline(

@@ -182,9 +182,44 @@ def test_a_transfer_task_measures_the_target_classes_from_a_pretrained_theta0(ca
     assert set(np.unique(data.train_y)) | set(np.unique(data.test_y)) <= {5, 6, 7, 8, 9}
     assert len(data.train_x) == exp.task.train_size == 512
     plain = exp.task.build()
-    pretrained = exp.task.pretrained(plain, str(DATASETS))
+    pretrained = exp.task.pretrained(plain, str(DATASETS), seeds=exp.grid.seeds)
     assert "pretrained on classes [0, 1, 2, 3, 4]" in capsys.readouterr().out
     a, b = pretrained.init(jax.random.key(0))[0], pretrained.init(jax.random.key(1))[0]
     jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)  # one θ0 for every member
     assert task_fingerprint(pretrained, 0) != task_fingerprint(plain, 0)
-    assert config.load("mnist_transfer:p0").task.pretrained(plain, None) is plain
+    assert config.load("mnist_transfer:p0").task.pretrained(plain, None, seeds=(0,)) is plain
+
+
+def test_a_burn_in_task_checks_itself_and_round_trips():
+    from experiments.tasks import BurnInTask, Model, task_from_json
+
+    fc = Model("fc", {"width": 8, "depth": 1})
+    with pytest.raises(ValueError, match="burn_in_steps must be an integer >= 0; got -1"):
+        BurnInTask("mnist", fc, burn_in_steps=-1)
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        BurnInTask("svhn", fc, burn_in_steps=1)
+    task = BurnInTask("mnist", fc, train_limit=100, burn_in_steps=7)
+    assert task_from_json(task.to_json()) == task
+    assert config.load("mnist_fc_burn_in:k500").task.burn_in_steps == 500
+
+
+@pytest.mark.skipif(
+    not (DATASETS / "mnist").is_dir(),
+    reason="the offline MNIST files (../shared/datasets/mnist) are absent",
+)
+def test_a_burn_in_task_starts_each_seed_from_its_own_trained_network():
+    import jax
+    import numpy as np
+
+    from subspace.sweep import member_keys
+
+    exp = config.load("mnist_fc_burn_in:k20", smoke=True)
+    plain = exp.task.build()
+    burnt = exp.task.pretrained(plain, str(DATASETS), seeds=exp.grid.seeds)
+    keys = [member_keys(s)[0] for s in exp.grid.seeds]
+    a, b = (burnt.init(k)[0] for k in keys)
+    start = plain.init(keys[0])[0]
+    moved = jax.tree_util.tree_map(lambda x, y: float(np.abs(x - y).max()), a, start)
+    assert max(jax.tree_util.tree_leaves(moved)) > 0  # trained away from its init
+    assert not np.array_equal(a["Dense_0"]["kernel"], b["Dense_0"]["kernel"])  # its own seed's
+    assert config.load("mnist_fc_burn_in:k0").task.pretrained(plain, None, seeds=(0,)) is plain

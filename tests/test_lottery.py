@@ -102,4 +102,97 @@ def test_lottery_bad_input_is_one_clear_error():
         trajectory(CNN_TASK, optax.sgd(0.1), steps=10, every=3, data=_images(), batch_size=50)
     with pytest.raises(ValueError, match="not drawn from a key"):
         subspace.projections.lottery(D, 4).init(jax.random.key(0))
-    assert "lottery" not in subspace.sweep.projection_labels()  # a grid cannot draw it
+    labels = subspace.sweep.projection_labels()
+    assert "lottery" in labels and "said-lottery" not in labels  # a grid takes U from data
+    sweep_args = (CNN_TASK, optax.adam(1e-2))
+    with pytest.raises(TypeError, match=r"needs bases=\{seed: U\}"):
+        subspace.make_sweep(*sweep_args, projection="lottery", width=4)
+    with pytest.raises(ValueError, match="bases= is for a stored projection"):
+        subspace.make_sweep(*sweep_args, projection="fastfood", width=4, bases={0: U6(D)})
+    with pytest.raises(ValueError, match=r"W >= width = 8"):
+        subspace.make_sweep(*sweep_args, projection="lottery", width=8, bases={0: U6(D)})
+    sweep = subspace.make_sweep(*sweep_args, projection="lottery", width=4, bases={0: U6(D)})
+    with pytest.raises(ValueError, match=r"no basis for seeds \[3\]; bases has \[0\]"):
+        sweep.init(np.array([2, 4]), np.array([0, 3]))
+    lottery = {"projections": ("lottery",), "optimizer": subspace.Optimizer("adam", 1e-2)}
+    sgd = subspace.Optimizer("sgd", 0.1)
+    data = _images()
+    with pytest.raises(ValueError, match="'lottery', which needs a baseline"):
+        subspace.measure(
+            CNN_TASK,
+            dims=(2,),
+            steps=4,
+            batch_size=50,
+            threshold=0.5,
+            data=data,
+            progress=False,
+            baseline=None,
+            **lottery,
+        )
+    with pytest.raises(ValueError, match="'lottery', which needs per_member_shuffle = False"):
+        subspace.measure(
+            CNN_TASK,
+            dims=(2,),
+            steps=4,
+            batch_size=50,
+            data=data,
+            per_member_shuffle=True,
+            baseline=sgd,
+            progress=False,
+            **lottery,
+        )
+    with pytest.raises(ValueError, match="at least as many training steps as its largest d"):
+        subspace.measure(
+            CNN_TASK, dims=(2, 9), steps=8, batch_size=50, data=data, baseline=sgd, **lottery
+        )
+
+
+def U6(D):  # noqa: N802 -- a (D, 6) basis of orthonormal columns
+    return np.linalg.qr(np.random.default_rng(0).normal(size=(D, 6)))[0].astype(np.float32)
+
+
+def test_a_measurement_takes_each_seeds_lottery_subspace_from_its_baseline(tmp_path):
+    data, adam = _images(), subspace.Optimizer("adam", 1e-2)
+    run = {
+        "dims": (2, 6),
+        "seeds": 2,
+        "projections": ("fastfood", "lottery"),
+        "steps": 13,  # records every 13 // 6 = 2 steps, 6 of them: steps 1-12
+        "batch_size": 50,
+        "optimizer": adam,
+        "baseline": subspace.Optimizer("sgd", 0.5),
+        "data": data,
+        "out": str(tmp_path),
+        "progress": False,
+    }
+    result = subspace.measure(CNN_TASK, **run)
+    assert set(result.d_int) == {"fastfood", "lottery"}
+    moves = trajectory(
+        CNN_TASK, optax.sgd(0.5), steps=12, every=2, data=data, batch_size=50, seed=1
+    )
+    U = principal_directions(moves, 6)
+    kept = tmp_path / "networks" / "lottery" / "basis-s1.npz"
+    with np.load(kept) as f:
+        np.testing.assert_array_equal(f["projection_state"], U)
+    member = result.member(CNN_TASK, d=6, seed=1, projection="lottery")
+    np.testing.assert_allclose(
+        member.subspace.flat(member.z) - member.subspace.theta0,
+        U @ np.asarray(member.z),
+        atol=1e-6,
+    )
+    again = subspace.sweep.member_subspace(
+        CNN_TASK, subspace.sweep.Member(6, 1), projection="lottery", width=6, bases={1: U}
+    )[0]
+    np.testing.assert_array_equal(again.theta0, member.subspace.theta0)  # θ0: seed 1's init
+    # Kept with the networks: a lost basis is recomputed bitwise on resume.
+    kept.unlink()
+    with pytest.raises(FileNotFoundError, match="measure again with resume=True"):
+        subspace.results.load_results(tmp_path).member(CNN_TASK, d=6, seed=1, projection="lottery")
+    subspace.measure(CNN_TASK, resume=True, **run)
+    with np.load(kept) as f:
+        np.testing.assert_array_equal(f["projection_state"], U)
+    kept.write_bytes(kept.read_bytes()[:-40])  # hostile: refused, not read
+    with pytest.raises(ValueError, match="lottery basis"):
+        subspace.results.load_results(tmp_path).member(CNN_TASK, d=6, seed=1, projection="lottery")
+    subspace.measure(CNN_TASK, overwrite=True, **{**run, "projections": ("fastfood",)})
+    assert not (tmp_path / "networks" / "lottery").exists()  # an overwrite clears it
