@@ -76,9 +76,10 @@ def test_a_said_sweep_member_equals_the_member_alone(kind):
             optax.sgd(0.5),  # not Adam: the conv bias before BatchNorm has a 0 gradient
         )
         train = trainer.init(sub.zeros(), key=key, model_state=state)
+        update = jax.jit(trainer.update)
         rows = subspace.data.step_indices(500, 50, 5, 0)
         for r in rows:
-            train, _ = trainer.update(train, (data.train_x[r], data.train_y[r]))
+            train, _ = update(train, (data.train_x[r], data.train_y[r]))
         assert np.abs(out["z"][i, :d]).max() > 1e-3  # it moved; the same to float rounding
         np.testing.assert_allclose(np.asarray(train.z), out["z"][i, :d], rtol=1e-4, atol=1e-5)
 
