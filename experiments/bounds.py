@@ -151,6 +151,7 @@ def run(
             quantisation=quantisation,
             extra_choice_bits=EXTRA_CHOICES,
             out=files,
+            progress=not smoke,
         )
     except FileNotFoundError as e:
         raise UserError(f"{folder}: {_one_line(e)} (re-run the measurement)") from None

@@ -40,6 +40,7 @@ from subspace import arithmetic_code, pac_bayes
 from subspace._bound_groups import bound_group
 from subspace._checks import check_float, check_group_size, check_int
 from subspace.data import Data, check_data
+from subspace.progress import make_progress
 from subspace.quantise import quantise_member
 from subspace.task import init_shapes
 
@@ -111,6 +112,7 @@ def bound_members(
     eval_batch_size: int = 1000,
     out: str | os.PathLike | None = None,
     group_size: int | str = "auto",
+    progress: Any = False,
 ) -> list[dict]:
     """Bounds every kept member of ``result`` (see the module docstring); one record each.
 
@@ -131,6 +133,9 @@ def bound_members(
       group_size: members fine-tuned and evaluated together, as for ``measure``:
         ``"auto"`` (on a CPU the faster of one member per device and the largest group
         that fits, timed; on an accelerator the largest), ``"memory"``, or a number.
+      progress: ``True`` prints a line as each group (projection, width, L) is bounded,
+        with the records done out of all; ``False`` (default) is silent; or a
+        :class:`subspace.Progress`.
 
     Returns:
       One dict per (projection, d, seed, L): ``train_error`` (ê, quantised, all n),
@@ -148,6 +153,7 @@ def bound_members(
     pac_bayes.error_bound(0.0, 0.0, 1, delta)  # checks delta before any work
     extra = check_float(extra_choice_bits, "extra_choice_bits", where, positive=False)
     check_group_size(group_size, where)
+    report = make_progress(progress)
     members = [
         r
         for r in result.members
@@ -168,7 +174,7 @@ def bound_members(
     groups: dict[tuple, list[dict]] = {}
     for r in members:
         groups.setdefault((r["projection"], r["width"]), []).append(r)
-    records = []
+    records: list[dict] = []
     for (proj, width), group in sorted(groups.items()):
         for levels in q.levels:
             some = [r for r in group if r["d"] >= levels]  # L levels need d >= L coordinates
@@ -192,6 +198,10 @@ def bound_members(
                 if out is not None and got["finite"]:
                     record.update(_save(Path(out), record, networks[id(r)], got, q))
                 records.append({**record, "seconds": seconds})
+            report.message(
+                f"bounds: {proj}, d <= {width}, L = {levels}: {len(some)} members in "
+                f"{seconds * len(some):.0f} s ({len(records)} of {pairs} records done)"
+            )
     return records
 
 

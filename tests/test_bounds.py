@@ -126,10 +126,13 @@ def measured():
     )
 
 
-def test_the_bound_of_every_member_in_one_pass(measured):
+def test_the_bound_of_every_member_in_one_pass(measured, capsys):
     q = bounds.Quantisation(levels=(3, 5), steps=10, batch_size=50)
-    records = bounds.bound_members(measured, CNN_TASK, DATA, quantisation=q)
+    records = bounds.bound_members(measured, CNN_TASK, DATA, quantisation=q, progress=True)
     assert len(records) == 8 and all(r["finite"] for r in records)
+    said = capsys.readouterr().out.splitlines()  # finished work, group by group
+    assert said[-1].startswith("bounds: fastfood, d <= 16, L = 5: 4 members in ")
+    assert said[-1].endswith("(8 of 8 records done)") and "(4 of 8 records done)" in said[-2]
     for r in records:
         assert r["choice_bits"] == 3.0  # 4 members x 2 levels looked at
         assert r["prefix_free_bits"] > r["message_bits"]
