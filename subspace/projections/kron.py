@@ -118,7 +118,7 @@ def kronqr(
         y = g[state.inv_perm]
         g1 = y[: a * a].reshape(a, a)
         t1 = jnp.matmul(jnp.matmul(state.Q1.T, g1, precision=highest), state.Q2, precision=highest)
-        t2 = jnp.matmul(state.Q3.T, y[a * a :], precision=highest)
+        t2 = jnp.matmul(y[a * a :], state.Q3, precision=highest)  # gᵀQ3: fast on a CPU
         return jnp.concatenate([t1.reshape(-1), t2])[:d]
 
     project = linear_map(forward, transpose)

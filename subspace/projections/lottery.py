@@ -63,7 +63,9 @@ def lottery(
         return jnp.matmul(state.U[:, :d], z, precision=highest)
 
     def transpose(state: LotteryState, g: jax.Array) -> jax.Array:
-        return jnp.matmul(state.U[:, :d].T, g, precision=highest)
+        # gᵀU, not Uᵀg: the same numbers, and XLA's CPU matrix-vector product is about 6x
+        # faster this way round on a tall U (199,210 x 200: 28 against 161 ms).
+        return jnp.matmul(g, state.U[:, :d], precision=highest)
 
     project = linear_map(forward, transpose)
 
