@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from subspace import _interrupt
 from subspace._checks import check_int
 from subspace.data import Data, check_data, step_indices
 from subspace.flatten import ravel
@@ -79,6 +80,11 @@ def trajectory(
     rows = step_indices(len(data.train_x), batch_size, steps, shuffle_seed)
     before, out = flat(state), []
     for i in range(steps // every):
+        if _interrupt.requested():  # Ctrl-C inside measure: stop at this record
+            raise _interrupt.Interrupted(
+                f"interrupted while recording seed {seed}'s trajectory (step {i * every} of "
+                f"{steps}); its basis is not kept"
+            )
         chunk = rows[i * every : (i + 1) * every]
         state = advance(state, data.train_x[chunk], data.train_y[chunk])
         now = flat(state)

@@ -196,3 +196,15 @@ def test_a_measurement_takes_each_seeds_lottery_subspace_from_its_baseline(tmp_p
         subspace.results.load_results(tmp_path).member(CNN_TASK, d=6, seed=1, projection="lottery")
     subspace.measure(CNN_TASK, overwrite=True, **{**run, "projections": ("fastfood",)})
     assert not (tmp_path / "networks" / "lottery").exists()  # an overwrite clears it
+
+
+def test_ctrl_c_stops_a_trajectory_at_its_next_record():
+    from subspace import _interrupt
+
+    with _interrupt.deferred():
+        _interrupt._state["requested"] = True  # as the deferred SIGINT handler sets it
+        with pytest.raises(_interrupt.Interrupted, match=r"seed 2's trajectory \(step 0 of 6\)"):
+            trajectory(
+                CNN_TASK, optax.sgd(0.1), steps=6, every=3, data=_images(), batch_size=50, seed=2
+            )
+    assert not _interrupt.requested()
