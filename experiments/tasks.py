@@ -244,8 +244,13 @@ class TransferTask:
     network of seed ``pretrain_seed`` trained for ``pretrain_epochs`` epochs on the
     ``source`` classes (Adam, ``pretrain_lr``, batches of ``pretrain_batch``), and the
     full-parameter baseline is full fine-tuning from it; 0 epochs is a random θ0 (each
-    member's own seed, as everywhere else). :meth:`pretrained` does the pretraining once
-    the data are there (the command line calls it before measuring).
+    member's own seed, as everywhere else). With ``new_head`` (default) the last layer,
+    the classifier, is not the pretrained one but each member's own initialisation (its
+    seed's), as fine-tuning on a new task starts a new task head (SAID's setting): a
+    head trained to answer the source classes would first have to be un-learned. The
+    rest of θ0 is the pretrained body, the same for every member. :meth:`pretrained`
+    does the pretraining once the data are there (the command line calls it before
+    measuring).
 
     Attributes:
       dataset: "mnist" or "cifar10".
@@ -254,6 +259,8 @@ class TransferTask:
       pretrain_epochs: epochs on the source classes, >= 0.
       pretrain_lr, pretrain_batch, pretrain_seed: the pretraining's Adam rate, batch size
         and seed.
+      new_head: re-initialise the last layer from each member's seed (True) or keep the
+        pretrained one (False).
       train_limit, test_limit: keep the first N target training (test) images, and the
         first N source images for pretraining (None: all; for smoke runs).
     """
@@ -268,6 +275,7 @@ class TransferTask:
     pretrain_seed: int = 0
     train_limit: int | None = None
     test_limit: int | None = None
+    new_head: bool = True
 
     kind = "transfer"
     JSON_FIELDS = {"model": _model, "source": tuple, "target": tuple}
@@ -284,6 +292,8 @@ class TransferTask:
                 f"TransferTask: source and target must be disjoint; both hold "
                 f"{sorted(set(self.source) & set(self.target))}"
             )
+        if not isinstance(self.new_head, bool):
+            raise TypeError(f"TransferTask: new_head must be True or False; got {self.new_head!r}")
         if not isinstance(self.pretrain_epochs, int) or self.pretrain_epochs < 0:
             raise ValueError(
                 "TransferTask: pretrain_epochs must be an integer >= 0; got "
@@ -351,7 +361,17 @@ class TransferTask:
         )
         params = jax.tree_util.tree_map(lambda a: a[0], out["params"])
         state = jax.tree_util.tree_map(lambda a: a[0], out["model_state"])
-        return subspace.theta0.with_theta0(task, params, state)
+        pretrained = subspace.theta0.with_theta0(task, params, state)
+        if not self.new_head:
+            return pretrained
+        head = list(params)[-1]  # the last layer the model calls: its classifier
+        print(f"the head ({head}) starts from each member's own initialisation")
+
+        def init(key: jax.Array) -> tuple[Any, Any]:
+            theta0, model_state = pretrained.init(key)
+            return {**theta0, head: task.init(key)[0][head]}, model_state
+
+        return subspace.Task(init=init, loss_fn=task.loss_fn, eval_fn=task.eval_fn)
 
     def to_json(self) -> dict:
         return {"kind": self.kind, **_fields(self)}

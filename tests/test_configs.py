@@ -163,6 +163,8 @@ def test_a_transfer_task_checks_its_classes():
         TransferTask("mnist", fc, source=(0,), target=(10,), pretrain_epochs=1)
     with pytest.raises(ValueError, match="pretrain_epochs must be an integer >= 0; got -1"):
         TransferTask("mnist", fc, source=(0,), target=(1,), pretrain_epochs=-1)
+    with pytest.raises(TypeError, match="new_head must be True or False; got 'yes'"):
+        TransferTask("mnist", fc, source=(0,), target=(1,), pretrain_epochs=1, new_head="yes")
     task = TransferTask("mnist", fc, source=(0, 1), target=(5, 6, 7, 8, 9), pretrain_epochs=0)
     assert task.train_size == 29_404  # digits 5-9 of the standard training set
 
@@ -183,9 +185,21 @@ def test_a_transfer_task_measures_the_target_classes_from_a_pretrained_theta0(ca
     assert len(data.train_x) == exp.task.train_size == 512
     plain = exp.task.build()
     pretrained = exp.task.pretrained(plain, str(DATASETS), seeds=exp.grid.seeds)
-    assert "pretrained on classes [0, 1, 2, 3, 4]" in capsys.readouterr().out
-    a, b = pretrained.init(jax.random.key(0))[0], pretrained.init(jax.random.key(1))[0]
-    jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)  # one θ0 for every member
+    said = capsys.readouterr().out
+    assert "pretrained on classes [0, 1, 2, 3, 4]" in said and "the head (Dense_2)" in said
+    keys = jax.random.key(0), jax.random.key(1)
+    a, b = (pretrained.init(k)[0] for k in keys)
+    head = "Dense_2"  # the classifier: each member's own initialisation, a new task head
+    for k, got in zip(keys, (a, b), strict=True):
+        jax.tree_util.tree_map(np.testing.assert_array_equal, got[head], plain.init(k)[0][head])
+    assert not np.array_equal(a[head]["kernel"], b[head]["kernel"])
+    body = {n: v for n, v in a.items() if n != head}
+    jax.tree_util.tree_map(  # the body: pretrained, one for every member
+        np.testing.assert_array_equal, body, {n: v for n, v in b.items() if n != head}
+    )
+    start = {n: v for n, v in plain.init(keys[0])[0].items() if n != head}
+    moved = jax.tree_util.tree_map(lambda x, y: np.abs(x - y).max(), body, start)
+    assert all(m > 0 for m in jax.tree_util.tree_leaves(moved))
     assert task_fingerprint(pretrained, 0) != task_fingerprint(plain, 0)
     assert config.load("mnist_transfer:p0").task.pretrained(plain, None, seeds=(0,)) is plain
 

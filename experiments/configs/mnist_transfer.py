@@ -5,7 +5,9 @@ random θ0, with and without SAID's per-layer scales: the SAID curve (Aghajanyan
 One variant per pretraining length, ``p<epochs>``: p0 (a random θ0, each member's own
 seed), p1, p3 and p10 epochs of Adam (lr 1e-3, batch 128, seed 0) on the 30,606 training
 images of digits 0-4. Each variant measures d_int90 of fine-tuning on the 29,404 images
-of digits 5-9 (tested on their 4,861 test images; the network keeps 10 outputs), FC
+of digits 5-9 (tested on their 4,861 test images; the network keeps 10 outputs, and its
+last layer, the head, starts from each member's own initialisation, as a new task head
+does: TransferTask.new_head), FC
 784-200-200-10 (D = 199,210), Adam on z lr 1e-2, 5 epochs, batch 128, 3 seeds, fastfood
 and said-fastfood (6 of d's coordinates are the per-tensor scales), threshold 0.9 × full
 fine-tuning from the same θ0 (lr 1e-3).
