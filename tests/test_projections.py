@@ -14,6 +14,11 @@ from subspace.projections.base import check_dims
 
 NAMES = ["dense", "sparse", "fastfood", "fastfood-shared", "kronqr", "kronqr-wide"]
 SIZES = [(100, 7), (64, 16), (37, 37), (300, 1)]
+# The transformation tests (vmap over keys, jvp, jacobians, Hessians) compile several
+# programs per case: they take a padded D with a small d and a square D = d. The other
+# sizes (D a power of two, d = 1) are in every other conformance test, the exact
+# transpose among them, which is what the derivatives are built from.
+TRANSFORM_SIZES = [(100, 7), (37, 37)]
 
 
 def materialise(proj, state, d):
@@ -30,6 +35,15 @@ def _columns(apply, state, d):
     params=[(n, D, d) for n in NAMES for D, d in SIZES], ids=lambda p: f"{p[0]}-D{p[1]}-d{p[2]}"
 )
 def case(request):
+    name, D, d = request.param
+    return (name, D, d, *_build(name, D, d))
+
+
+@pytest.fixture(
+    params=[(n, D, d) for n in NAMES for D, d in TRANSFORM_SIZES],
+    ids=lambda p: f"{p[0]}-D{p[1]}-d{p[2]}",
+)
+def transform_case(request):
     name, D, d = request.param
     return (name, D, d, *_build(name, D, d))
 
@@ -121,8 +135,8 @@ def test_no_retrace_on_second_call(case):
     assert proj.apply._cache_size() == max(before, 1)
 
 
-def test_vmap_over_keys(case):
-    _, D, d, proj, _ = case
+def test_vmap_over_keys(transform_case):
+    _, D, d, proj, _ = transform_case
 
     @jax.jit
     def batched(keys, z):
@@ -174,8 +188,8 @@ def assert_close(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_jvp_and_linearize_are_P(case):
-    _, D, d, proj, state = case
+def test_jvp_and_linearize_are_P(transform_case):
+    _, D, d, proj, state = transform_case
     P = materialise(proj, state, d)
     z, v, _, _ = ad_inputs(D, d)
     apply = functools.partial(proj.apply, state)
@@ -189,8 +203,8 @@ def test_jvp_and_linearize_are_P(case):
     assert_close(jax.jit(f_jvp)(2.0 * v), 2.0 * P @ np.asarray(v, np.float64))
 
 
-def test_jacfwd_and_jacrev_are_P(case):
-    _, D, d, proj, state = case
+def test_jacfwd_and_jacrev_are_P(transform_case):
+    _, D, d, proj, state = transform_case
     P = materialise(proj, state, d)
     z = ad_inputs(D, d)[0]
     assert_close(jax.jit(jax.jacfwd(proj.apply, argnums=1))(state, z), P)
@@ -200,8 +214,8 @@ def test_jacfwd_and_jacrev_are_P(case):
     assert_close(transpose(g)[0], P.T @ np.asarray(g, np.float64))
 
 
-def test_hessian_and_forward_over_reverse_hvp(case):
-    _, D, d, proj, state = case
+def test_hessian_and_forward_over_reverse_hvp(transform_case):
+    _, D, d, proj, state = transform_case
     P = materialise(proj, state, d)
     z, v, w, u = ad_inputs(D, d)
     grad, hessian = expected_derivatives(P, z, w, u)
@@ -214,8 +228,8 @@ def test_hessian_and_forward_over_reverse_hvp(case):
     assert_close(rof, hessian @ np.asarray(v, np.float64))
 
 
-def test_forward_mode_under_vmap_over_z_and_over_keys(case):
-    _, D, d, proj, state = case
+def test_forward_mode_under_vmap_over_z_and_over_keys(transform_case):
+    _, D, d, proj, state = transform_case
     zs, vs = jax.random.normal(jax.random.key(8), (2, 3, d))
     _, _, w, u = ad_inputs(D, d)
     P = materialise(proj, state, d)
