@@ -270,3 +270,14 @@ def test_only_es_merges_into_an_earlier_file(tmp_path, monkeypatch):
 def test_es_sizes():
     assert len(FULL.es_dims) * len(FULL.es_seeds) == 24 and FULL.es_population == 64
     assert len(QUICK.es_dims) * len(QUICK.es_seeds) == 6 and QUICK.es_generations == 5
+
+
+def test_the_readme_table_command_names_a_missing_file_in_one_error_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        readme.main([str(tmp_path / "none.json")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(
+        f"error: path: no benchmark file at {tmp_path / 'none.json'}; run "
+        "python -m experiments.benchmark first"
+    )

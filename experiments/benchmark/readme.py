@@ -11,8 +11,8 @@ between ``<!-- benchmark:start`` and ``<!-- benchmark:end -->``.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 __all__ = ["PAPER", "main", "markdown"]
@@ -123,10 +123,16 @@ def es_markdown(es: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else DEFAULT
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.benchmark.readme",
+        description="Print the README's benchmark tables from a benchmark.json.",
+    )
+    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT, help=f"default {DEFAULT}")
+    path = parser.parse_args(argv).path
     if not path.is_file():
-        raise SystemExit(f"no benchmark file at {path}; run python -m experiments.benchmark first")
+        parser.error(
+            f"path: no benchmark file at {path}; run python -m experiments.benchmark first"
+        )
     print(markdown(json.loads(path.read_text())))
 
 
