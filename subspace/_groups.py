@@ -85,7 +85,7 @@ def train_in_groups(
         for g, start in enumerate(range(0, n, size)):
             sel = slice(start, start + size)
             t0 = time.perf_counter()
-            checkpoint = None
+            checkpoint, kept = None, 0.0
             if out is not None:
                 # Named after the group's members, so a resumed run finds only its own; the
                 # identity inside refuses one copied in from another group or run.
@@ -96,9 +96,11 @@ def train_in_groups(
                 checkpoint = GroupCheckpoint(out / CHECKPOINTS / f"{kind}-{digest}", identity=ident)
                 done = checkpoint.latest_step()
                 if done is not None:
+                    kept = checkpoint.seconds_before()
                     progress.message(
                         f"  {kind} group {g + 1}/{math.ceil(n / size)}: continuing from its "
                         f"checkpoint at step {done:,} of {steps:,}"
+                        + (f" ({kept:.1f} s of training kept)" if kept else "")
                     )
             outputs = train_group(
                 sweep,
@@ -115,7 +117,8 @@ def train_in_groups(
                 checkpoint=checkpoint,
                 checkpoint_every=checkpoint_every,
             )
-            wall = time.perf_counter() - t0
+            # With the training time a resumed checkpoint kept from before the resume.
+            wall = time.perf_counter() - t0 + kept
             records = member_records(keys[sel], sweep.width, steps, outputs, readout)
             on_group(records, wall, outputs)
             if checkpoint is not None and jax.process_index() == 0:

@@ -7,6 +7,12 @@ of the step). θ0 and P are not stored: they are redrawn from the members' seeds
 writes each checkpoint to a temporary folder and renames it, so a kill during a save
 leaves the previous checkpoint intact; only the newest is kept.
 
+Each checkpoint also records the wall seconds its group had trained to reach it
+(``seconds.json``, counted from the :class:`GroupCheckpoint`'s creation plus what the
+checkpoint it continued from recorded): a group resumed after a kill reports the time of
+all its kept work (:meth:`GroupCheckpoint.seconds_before`), not only the part after the
+resume. The steps after the last checkpoint are redone, so their first try is not counted.
+
 A checkpoint can carry an ``identity`` (JSON: e.g. the run's config and the group's
 members), written beside it as ``identity.json``; :meth:`GroupCheckpoint.restore` refuses a
 checkpoint whose identity differs (one copied in from another group or run) and a corrupt
@@ -19,8 +25,10 @@ orbax is imported when a :class:`GroupCheckpoint` is created, not with this modu
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +40,8 @@ __all__ = ["CheckpointError", "GroupCheckpoint"]
 
 _PREFIX = "step_"
 _IDENTITY = "identity.json"
+_SECONDS = "seconds.json"
+_SECONDS_MAX_BYTES = 4096
 
 
 class CheckpointError(ValueError):
@@ -78,6 +88,38 @@ class GroupCheckpoint:
             raise TypeError(f"GroupCheckpoint: identity must be JSON-serialisable; {e}") from None
         self.directory = Path(directory).resolve()
         self._checkpointer = _orbax().StandardCheckpointer()
+        self._started = time.perf_counter()
+        self._before = self.seconds_before()
+
+    def seconds_before(self) -> float:
+        """The wall seconds recorded with the newest checkpoint here (the time its group
+        had trained to reach it, over every earlier resume); 0.0 when there is none, or
+        when its record is missing, unreadable or for another step (as from a version
+        that kept none: the time before the resume is then not known)."""
+        step = self.latest_step()
+        path = self.directory / _SECONDS
+        if step is None or not path.is_file() or path.stat().st_size > _SECONDS_MAX_BYTES:
+            return 0.0
+        try:
+            doc = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return 0.0
+        if not isinstance(doc, dict):
+            return 0.0
+        seconds = doc.get("seconds")
+        ok = (
+            doc.get("step") == step
+            and isinstance(seconds, (int, float))
+            and not isinstance(seconds, bool)
+            and math.isfinite(seconds)
+            and seconds >= 0
+        )
+        return float(seconds) if ok else 0.0
+
+    def elapsed(self) -> float:
+        """Wall seconds of this group's kept work so far: those recorded with the
+        checkpoint it continued from, plus the time since this object was created."""
+        return self._before + time.perf_counter() - self._started
 
     def _check_identity(self) -> None:
         if self._identity is None:
@@ -125,6 +167,11 @@ class GroupCheckpoint:
             atomic_write_bytes(self.directory / _IDENTITY, self._identity.encode())
         self._checkpointer.save(self.directory / f"{_PREFIX}{step}", _to_savable(state))
         self._checkpointer.wait_until_finished()
+        if primary:
+            from subspace._io import atomic_write_bytes
+
+            record = {"step": step, "seconds": round(self.elapsed(), 3)}
+            atomic_write_bytes(self.directory / _SECONDS, json.dumps(record).encode())
         for old in self._steps() if primary else ():
             if old != step:
                 shutil.rmtree(self.directory / f"{_PREFIX}{old}", ignore_errors=True)

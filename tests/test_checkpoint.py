@@ -90,3 +90,45 @@ def test_typed_keys_round_trip(tmp_path):
     )
     ck.clear()
     assert not (tmp_path / "g").exists()
+
+
+def test_a_checkpoint_keeps_the_training_seconds_that_reached_it(tmp_path):
+    state = {"z": jnp.arange(4.0)}
+    first = GroupCheckpoint(tmp_path / "g")
+    assert first.seconds_before() == 0.0  # nothing saved yet
+    time.sleep(0.2)
+    first.save(10, state)
+    kept = json.loads((tmp_path / "g" / "seconds.json").read_text())
+    assert kept["step"] == 10 and kept["seconds"] >= 0.2
+    # A resumed group starts from the recorded seconds and adds its own.
+    second = GroupCheckpoint(tmp_path / "g")
+    assert second.seconds_before() == kept["seconds"]
+    time.sleep(0.2)
+    assert second.elapsed() >= kept["seconds"] + 0.2
+    second.save(20, state)
+    again = json.loads((tmp_path / "g" / "seconds.json").read_text())
+    assert again["step"] == 20 and again["seconds"] >= kept["seconds"] + 0.2
+    assert GroupCheckpoint(tmp_path / "g").seconds_before() == again["seconds"]
+
+
+def test_a_missing_or_bad_seconds_record_counts_nothing(tmp_path):
+    ck = GroupCheckpoint(tmp_path / "g")
+    ck.save(10, {"z": jnp.zeros(2)})
+    path = tmp_path / "g" / "seconds.json"
+    bad = [
+        b"{not json",
+        b'{"step": 9, "seconds": 5.0}',  # for another (older) step
+        b'{"step": 10, "seconds": -1}',
+        b'{"step": 10, "seconds": NaN}',
+        b'{"step": 10, "seconds": true}',
+        b'{"step": 10, "seconds": "5"}',
+        b"[10, 5.0]",
+        b'{"step": 10, "seconds": 5.0, "pad": "' + b"x" * 5000 + b'"}',  # over the size limit
+    ]
+    for content in bad:
+        path.write_bytes(content)
+        assert GroupCheckpoint(tmp_path / "g").seconds_before() == 0.0, content
+    path.unlink()  # as a checkpoint written before the record existed
+    assert GroupCheckpoint(tmp_path / "g").seconds_before() == 0.0
+    path.write_bytes(b'{"step": 10, "seconds": 5.0}')
+    assert GroupCheckpoint(tmp_path / "g").seconds_before() == 5.0
