@@ -25,7 +25,6 @@ orbax is imported when a :class:`GroupCheckpoint` is created, not with this modu
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -34,7 +33,8 @@ from typing import Any
 
 import jax
 
-from subspace._checks import check_int, is_typed_key
+from subspace._checks import check_float, check_int, is_typed_key
+from subspace._io import atomic_write_bytes
 
 __all__ = ["CheckpointError", "GroupCheckpoint"]
 
@@ -97,24 +97,16 @@ class GroupCheckpoint:
         when its record is missing, unreadable or for another step (as from a version
         that kept none: the time before the resume is then not known)."""
         step = self.latest_step()
-        path = self.directory / _SECONDS
-        if step is None or not path.is_file() or path.stat().st_size > _SECONDS_MAX_BYTES:
-            return 0.0
         try:
+            path = self.directory / _SECONDS
+            if step is None or path.stat().st_size > _SECONDS_MAX_BYTES:
+                return 0.0
             doc = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+            if not isinstance(doc, dict) or doc.get("step") != step:
+                return 0.0
+            return check_float(doc.get("seconds"), "seconds", positive=False)
+        except (OSError, ValueError, TypeError):
             return 0.0
-        if not isinstance(doc, dict):
-            return 0.0
-        seconds = doc.get("seconds")
-        ok = (
-            doc.get("step") == step
-            and isinstance(seconds, (int, float))
-            and not isinstance(seconds, bool)
-            and math.isfinite(seconds)
-            and seconds >= 0
-        )
-        return float(seconds) if ok else 0.0
 
     def elapsed(self) -> float:
         """Wall seconds of this group's kept work so far: those recorded with the
@@ -162,14 +154,10 @@ class GroupCheckpoint:
         if primary:
             self.directory.mkdir(parents=True, exist_ok=True)
         if primary and self._identity is not None:
-            from subspace._io import atomic_write_bytes
-
             atomic_write_bytes(self.directory / _IDENTITY, self._identity.encode())
         self._checkpointer.save(self.directory / f"{_PREFIX}{step}", _to_savable(state))
         self._checkpointer.wait_until_finished()
         if primary:
-            from subspace._io import atomic_write_bytes
-
             record = {"step": step, "seconds": round(self.elapsed(), 3)}
             atomic_write_bytes(self.directory / _SECONDS, json.dumps(record).encode())
         for old in self._steps() if primary else ():

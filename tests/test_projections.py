@@ -31,21 +31,22 @@ def _columns(apply, state, d):
     return jax.vmap(apply, in_axes=(None, 0))(state, jnp.eye(d))
 
 
-@pytest.fixture(
-    params=[(n, D, d) for n in NAMES for D, d in SIZES], ids=lambda p: f"{p[0]}-D{p[1]}-d{p[2]}"
-)
+def _cases(sizes):
+    return [(n, D, d) for n in NAMES for D, d in sizes]
+
+
+def _case_id(param):
+    return f"{param[0]}-D{param[1]}-d{param[2]}"
+
+
+@pytest.fixture(params=_cases(SIZES), ids=_case_id)
 def case(request):
-    name, D, d = request.param
-    return (name, D, d, *_build(name, D, d))
+    return (*request.param, *_build(*request.param))
 
 
-@pytest.fixture(
-    params=[(n, D, d) for n in NAMES for D, d in TRANSFORM_SIZES],
-    ids=lambda p: f"{p[0]}-D{p[1]}-d{p[2]}",
-)
+@pytest.fixture(params=_cases(TRANSFORM_SIZES), ids=_case_id)
 def transform_case(request):
-    name, D, d = request.param
-    return (name, D, d, *_build(name, D, d))
+    return (*request.param, *_build(*request.param))
 
 
 @functools.cache
