@@ -151,7 +151,8 @@ def convert(folder: Path, data_dir: str | None = None) -> str:
         D=D,
         steps=steps,
         fingerprints=_fingerprints(exp, data_dir),
-        group_sizes=_group_sizes(members + baseline, timings, D),
+        group_sizes=(sizes := _group_sizes(members + baseline, timings, D)),
+        loops=dict.fromkeys(sizes, "scan"),  # the only loop form subspace 0.4 had
     )
     write_results(folder, result, timings, timings_doc)
     write_csv(folder / "results.csv", result.members, result.baseline, timings)

@@ -17,8 +17,18 @@ machine's disk (:mod:`subspace._step_times`): the same model measured again on t
 machine chooses without timing. The choice is recorded in ``results.json`` so that a
 resumed run keeps its groups. An accelerator, and a measurement over several processes
 (each would time on its own), takes the largest group that fits. ``"memory"`` always
-does; an integer pins the group size. The chunk of steps between two looks at the host
-(progress, Ctrl-C) is set from the step time to take about two seconds.
+does; an integer pins the group size.
+
+The loop form (:data:`subspace.loop.LOOPS`): on a CPU (in ``"auto"``), the chosen group's
+steps are also timed inside the training's own compiled scan, and one step per dispatch
+replaces the scan when it is more than 10% faster. XLA:CPU runs a convolution about 3x
+slower inside a compiled loop than in a program of its own (jax-ml/jax#12868: CIFAR-10
+LeNet, 136 ms a step in a scan against 50 ms alone on a 2-core CPU), while a fully
+connected net's step is as fast or faster in the scan (no host round trip). Otherwise,
+and when the whole training costs less than timing would, the scan. The chunk of steps
+between two looks at the host (progress, Ctrl-C) is set from the chosen form's step time
+to take about two seconds; a resumed run takes its recorded group size and form and
+times a step of them for its chunk (kept times are reused).
 """
 
 from __future__ import annotations
@@ -35,22 +45,27 @@ import jax.numpy as jnp
 import numpy as np
 
 from subspace import _step_times
-from subspace.loop import init_group
+from subspace.loop import _chunk_runner, _chunk_runner_full_batch, init_group
 from subspace.memory import compiled_bytes, group_size
-from subspace.sharding import constrain_members, replicated_array
+from subspace.sharding import constrain_members, member_array, replicated_array
 
 __all__ = ["Grouping", "choose"]
 
 CHUNK_SECONDS = 2.0  # a chunk of steps takes about this long
 MAX_CHUNK = 100  # as before auto grouping: a step timed at θ0 can be faster than later ones
 OVERHEAD = 3.0  # timing a larger group costs about this many one-member compilations
+LOOP_MARGIN = 1.1  # one step per dispatch must be this much faster to replace the scan
+SCAN_STEPS = 4  # the timed scan's length: it runs again until SCAN_SECONDS have passed
+SCAN_SECONDS = 0.25
 
 
 class Grouping(NamedTuple):
-    """The group size, the steps per chunk, and why (a line for the reader)."""
+    """The group size, the steps per chunk, the loop form (:data:`subspace.loop.LOOPS`) and
+    why (a line for the reader)."""
 
     size: int
     chunk: int
+    loop: str
     why: str
 
 
@@ -65,9 +80,10 @@ def choose(
     budget: int,
     mesh: Any,
     rule: int | str,
-    recorded: int | None,
+    recorded: tuple[int, str] | None,
 ) -> Grouping:
-    """The grouping of the members ``(ds, seeds)`` of ``sweep`` (see the module docstring)."""
+    """The grouping of the members ``(ds, seeds)`` of ``sweep`` (see the module docstring);
+    ``recorded``: the ``(size, loop)`` results.json keeps for them, or None."""
     devices = mesh.devices.size
     n = len(ds)
     state = jax.eval_shape(sweep.init, ds[:1], seeds[:1])
@@ -85,54 +101,93 @@ def choose(
         f"budget {budget / 2**20:.0f} MB per device: at most {fits} per group"
     )
     needed = math.ceil(n / devices) * devices
+    local = jax.default_backend() == "cpu" and jax.process_count() == 1  # timed here
+    timer = _Timer(sweep, ds, seeds, data, batch_size, mesh, one, lowered) if local else None
     if recorded is not None:
-        return Grouping(recorded, 100, f"groups of {recorded}, as results.json records ({memory})")
+        size, loop = recorded
+        chunk = _chunk(timer.seconds(size, loop)[0]) if local else MAX_CHUNK
+        why = f"groups of {size}, {loop} loop, as results.json records ({memory})"
+        return Grouping(size, chunk, loop, why)
     if isinstance(rule, int):
         size = min(math.ceil(rule / devices) * devices, needed)
-        return Grouping(size, 100, f"groups of {size}, as asked ({memory})")
-    if rule == "memory" or fits <= devices or jax.default_backend() != "cpu":
-        return Grouping(fits, 100, f"groups of {fits}, the largest that fits ({memory})")
-    if jax.process_count() > 1:  # every process must take the same size: no local timing
-        why = f"groups of {fits}, the largest that fits (several processes; {memory})"
-        return Grouping(fits, 100, why)
-    program = hashlib.sha256(lowered.as_text().encode()).hexdigest()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    where = f"{jax.devices()[0].device_kind}x{devices}|cpus {cpus}|jax {jax.__version__}"
-    key = {g: f"{program}|{where}|group {g}" for g in (devices, fits)}
-    seconds, cached = {}, set()
-    base = None  # the state of one member per device, tiled for the larger group
+        return Grouping(size, MAX_CHUNK, "scan", f"groups of {size}, as asked ({memory})")
+    if rule == "memory" or fits <= devices or not local:
+        why = f"groups of {fits}, the largest that fits ("
+        why += f"{'several processes; ' if jax.process_count() > 1 else ''}{memory})"
+        return Grouping(fits, MAX_CHUNK, "scan", why)
+    seconds = {}
     for g in (devices, fits):
-        kept = _step_times.lookup(key[g])
-        if kept is None:
-            if base is None:  # the training's own initial program for a group of `devices`
-                fill = np.minimum(np.arange(devices), n - 1)
-                base = init_group(sweep, (ds[fill], seeds[fill]), group_size=devices, mesh=mesh)
-            step = one if g == 1 else None  # compiled above; another size compiles its own
-            seconds[g] = _seconds_per_step(sweep, base, g, data, batch_size, mesh, step)
-            _step_times.store(key[g], seconds[g])
-        else:
-            seconds[g] = kept[0]
-            cached.add(kept[1])
+        seconds[g] = timer.seconds(g, "steps")[0]
         alone = n / devices * steps * seconds[g]  # the members, one per device at a time
-        cheap = alone < OVERHEAD * compile_s
-        if g == devices and cheap and _step_times.lookup(key[fits]) is None:
-            chunk = _chunk(seconds[g])
+        if g == devices and alone < OVERHEAD * compile_s and not timer.kept(fits, "steps"):
             why = (
                 f"groups of {devices}: one member per device needs about {alone:.1f} s in all, "
                 f"less than timing a group of {fits} would cost (about {OVERHEAD:g} x the "
                 f"{compile_s:.1f} s the one-member step took to compile; {memory})"
             )
-            return Grouping(devices, chunk, why)
-    candidates = sorted(seconds)
+            return Grouping(devices, _chunk(seconds[g]), "scan", why)
     rate = {g: g / s for g, s in seconds.items()}  # member-steps per second
     best = max(rate.values())
-    size = min(g for g in candidates if rate[g] >= 0.9 * best)
-    timed = ", ".join(f"{g}: {rate[g]:,.1f}" for g in candidates)
-    chunk = _chunk(seconds[size])
-    source = "one step timed here" + (f", or kept in {', '.join(sorted(cached))}" if cached else "")
-    why = f"groups of {size}, the fastest (member-steps/s by group size, {source}: {timed}; "
-    why += f"{memory})"
-    return Grouping(size, chunk, why)
+    size = min(g for g in sorted(seconds) if rate[g] >= 0.9 * best)
+    timed = ", ".join(f"{g}: {rate[g]:,.1f}" for g in sorted(seconds))
+    why = f"groups of {size}, the fastest (member-steps/s by group size, one step at a time: "
+    why += f"{timed}); "
+    scan = timer.seconds(size, "scan")[0]
+    loop = "steps" if seconds[size] < scan / LOOP_MARGIN else "scan"
+    why += (
+        f"{loop} loop ({size / scan:,.1f} member-steps/s in a compiled scan; "
+        f"{timer.sources()}; {memory})"
+    )
+    return Grouping(size, _chunk(seconds[size] if loop == "steps" else scan), loop, why)
+
+
+class _Timer:
+    """Seconds per step of a group of ``g`` members in a loop form: kept, or timed here."""
+
+    def __init__(self, sweep, ds, seeds, data, batch_size, mesh, one, lowered):
+        self.sweep, self.data, self.batch_size, self.mesh = sweep, data, batch_size, mesh
+        self.one = one
+        self.devices = mesh.devices.size
+        fill = np.minimum(np.arange(self.devices), len(ds) - 1)
+        self.members = (ds[fill], seeds[fill])
+        program = hashlib.sha256(lowered.as_text().encode()).hexdigest()
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        kind = jax.devices()[0].device_kind
+        self.prefix = f"{program}|{kind}x{self.devices}|cpus {cpus}|jax {jax.__version__}"
+        self.base = None  # one member per device: the training's own initial program
+        self.kept_in: set[str] = set()  # where kept times came from
+        self.timed_here = False
+
+    def _key(self, g: int, loop: str) -> str:
+        return f"{self.prefix}|group {g}" + ("" if loop == "steps" else f"|{loop}")
+
+    def kept(self, g: int, loop: str) -> bool:
+        return _step_times.lookup(self._key(g, loop)) is not None
+
+    def seconds(self, g: int, loop: str) -> tuple[float, str]:
+        kept = _step_times.lookup(self._key(g, loop))
+        if kept is not None:
+            self.kept_in.add(kept[1])
+            return kept
+        if self.base is None:
+            self.base = init_group(
+                self.sweep, self.members, group_size=self.devices, mesh=self.mesh
+            )
+        args = (self.sweep, self.base, g, self.data, self.batch_size, self.mesh)
+        if loop == "steps":
+            seconds = _seconds_per_step(*args, self.one if g == 1 else None)
+        else:
+            seconds = _seconds_per_scan_step(*args)
+        _step_times.store(self._key(g, loop), seconds)
+        self.timed_here = True
+        return seconds, "timed here"
+
+    def sources(self) -> str:
+        """Where the times came from: "timed here", "kept in ...", or both."""
+        where = ["timed here"] if self.timed_here else []
+        if self.kept_in:
+            where.append(f"kept in {', '.join(sorted(self.kept_in))}")
+        return " and ".join(where)
 
 
 def _chunk(seconds_per_step: float) -> int:
@@ -171,6 +226,30 @@ def _seconds_per_step(sweep, base, g, data, batch_size, mesh, step) -> float:
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def _seconds_per_scan_step(sweep, base, g, data, batch_size, mesh) -> float:
+    """The wall time per step of a group of ``g`` members in the ``"scan"`` loop form (the
+    training's own chunk program, ``SCAN_STEPS`` steps on the first minibatch), after one
+    untimed chunk; chunks are timed until ``SCAN_SECONDS`` have passed."""
+    state = _tiled(base, g, mesh)  # a copy: the chunk program donates its state
+    finite = member_array(np.ones(g, bool), mesh)
+    if data is None:
+        program = _chunk_runner_full_batch(sweep, mesh)
+        args = (SCAN_STEPS,)
+    else:
+        program = _chunk_runner(sweep, mesh, False)
+        rows = np.tile(np.arange(batch_size, dtype=np.int32), (SCAN_STEPS, 1))
+        xy = (replicated_array(a[:batch_size], mesh) for a in (data.train_x, data.train_y))
+        args = (*xy, rows)
+    state, finite, loss = program(state, finite, *args)
+    jax.block_until_ready(loss)
+    start, runs = time.perf_counter(), 0
+    while runs == 0 or time.perf_counter() - start < SCAN_SECONDS:
+        state, finite, loss = program(state, finite, *args)
+        jax.block_until_ready(loss)
+        runs += 1
+    return (time.perf_counter() - start) / (runs * SCAN_STEPS)
 
 
 def _tiled(base: Any, g: int, mesh: Any) -> Any:

@@ -54,8 +54,8 @@ def train_in_groups(
     progress: Progress,
     on_group: Callable[[list[dict], float, dict], None],
     rule: int | str = "auto",
-    recorded: int | None = None,
-    on_grouping: Callable[[int], None] | None = None,
+    recorded: tuple[int, str] | None = None,
+    on_grouping: Callable[[int, str], None] | None = None,
 ) -> None:
     """Trains the members ``keys`` (dicts with ``d`` and ``seed``; a baseline's have no
     ``d`` and train all D parameters) in groups; calls ``on_group(records, wall,
@@ -79,7 +79,7 @@ def train_in_groups(
     size = grouping.size
     progress.message(f"  {kind}: {grouping.why} -> {math.ceil(n / size)} group(s)")
     if on_grouping is not None:
-        on_grouping(size)
+        on_grouping(size, grouping.loop)
     progress.start(kind, n * steps)
     try:
         for g, start in enumerate(range(0, n, size)):
@@ -113,6 +113,7 @@ def train_in_groups(
                 group_size=size,
                 mesh=mesh,
                 chunk=grouping.chunk,
+                loop=grouping.loop,
                 on_steps=progress.update,
                 checkpoint=checkpoint,
                 checkpoint_every=checkpoint_every,

@@ -63,6 +63,7 @@ class Previous:
         steps=None,
         prints=None,
         group_sizes=None,
+        loops=None,
     ):
         self.members = members or []
         self.baseline = baseline or []
@@ -71,6 +72,7 @@ class Previous:
         self.steps = steps  # per member in the earlier run (None: no earlier run)
         self.fingerprints = prints  # of its task and data (None: no earlier run)
         self.group_sizes = group_sizes or {}  # the groupings it chose (kept on resume)
+        self.loops = loops or {}  # and their loop forms
 
     def check_fingerprints(self, fingerprints: dict, out: Path) -> None:
         """A resumed run trains the same model on the same data as the earlier one."""
@@ -179,6 +181,7 @@ def previous(
         found.steps,
         found.fingerprints,
         found.group_sizes,
+        found.loops,
     )
 
 

@@ -1,10 +1,16 @@
 """Training a group of sweep members: one compiled program, sharded over devices.
 
 The training set is put on the devices once (replicated); every step takes a minibatch
-by index (:func:`subspace.data.step_indices`), so the inner loop is a ``jax.lax.scan``
-over chunks of steps with no host round trip per step. A problem without data (the toy,
-an RL task) scans the same way with no batch. The group's in-flight state can be
-checkpointed between chunks and restored (:mod:`subspace.checkpoint`).
+by index (:func:`subspace.data.step_indices`). The steps run in chunks, in one of two
+loop forms (``LOOPS``): ``"scan"``, a chunk of steps in one compiled ``jax.lax.scan``
+with no host round trip per step, or ``"steps"``, one compiled step per dispatch, the host
+looping over the chunk's steps. On a CPU a convolution inside a compiled loop runs about
+3x slower than in a step of its own (jax-ml/jax#12868; measured on CIFAR-10 LeNet, see
+:mod:`subspace._grouping`), so the form is chosen by measurement there. The two forms
+train the same members to slightly different floats (XLA compiles the step differently
+inside a loop), so a resumed run keeps the form it began with. A problem without data
+(the toy, an RL task) runs the same way with no batch. The group's in-flight state can
+be checkpointed between chunks and restored (:mod:`subspace.checkpoint`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ from subspace.sharding import (
 from subspace.sweep import check_members
 from subspace.train import MAX_STEPS
 
-__all__ = ["init_group", "train_group"]
+__all__ = ["LOOPS", "init_group", "train_group"]
+
+LOOPS = ("scan", "steps")  # a chunk in one compiled scan, or one compiled step at a time
 
 
 def train_group(
@@ -53,6 +61,7 @@ def train_group(
     checkpoint_every: int = 1000,
     start: Callable[[Any], Any] | None = None,
     curve_every: int | None = None,
+    loop: str = "scan",
 ) -> dict[str, np.ndarray]:
     """Trains the members given by ``init_args`` together and evaluates them.
 
@@ -113,6 +122,7 @@ def train_group(
         mesh,
         chunk,
         eval_batch_size,
+        loop,
     )
     if curve_every is not None:
         _check_int("curve_every", curve_every, 1)
@@ -132,17 +142,35 @@ def train_group(
     loss = member_array(np.zeros(size, np.float32), mesh)
 
     if data is None:
-        run_full = _chunk_runner_full_batch(sweep, mesh)
         evaluate = _evaluate_full_batch(sweep)
         initial = {f"initial_{k}": to_host(v)[:n] for k, v in evaluate(state).items()}
+        if loop == "scan":
+            run_full = _chunk_runner_full_batch(sweep, mesh)
 
-        def advance(state, finite, start, k):
-            return run_full(state, finite, k)
+            def advance(state, finite, start, k):
+                return run_full(state, finite, k)
+        else:
+            step_full = _step_runner(sweep, mesh, False, False)
+
+            def advance(state, finite, start, k):
+                loss = None
+                for _ in range(k):
+                    state, finite, loss = step_full(state, finite)
+                return state, finite, loss
     else:
         x, y = replicated_array(data.train_x, mesh), replicated_array(data.train_y, mesh)
         fill = np.minimum(np.arange(size), n - 1)  # the padded members' seeds
         seeds = np.asarray(init_args[1])[fill] if per_member_shuffle else None
-        run_data = _chunk_runner(sweep, mesh, per_member_shuffle)
+        if loop == "scan":
+            run_data = _chunk_runner(sweep, mesh, per_member_shuffle)
+        else:
+            step_data = _step_runner(sweep, mesh, True, per_member_shuffle)
+
+            def run_data(state, finite, x, y, rows):
+                loss = None
+                for row in rows:
+                    state, finite, loss = step_data(state, finite, x, y, row)
+                return state, finite, loss
 
         def advance(state, finite, start, k):
             rows = step_indices(len(data.train_x), batch_size, k, shuffle_seed, seeds, start=start)
@@ -271,6 +299,7 @@ def _check_arguments(
     mesh,
     chunk,
     eval_batch_size,
+    loop,
 ) -> int:
     """Host-side checks before anything is traced; returns the member count."""
     if not isinstance(init_args, (tuple, list)) or len(init_args) != 2:
@@ -282,6 +311,8 @@ def _check_arguments(
     _check_int("shuffle_seed", shuffle_seed, 0)
     _check_int("chunk", chunk, 1)
     _check_int("eval_batch_size", eval_batch_size, 1)
+    if loop not in LOOPS:
+        raise ValueError(f"train_group: loop must be one of {LOOPS}; got {loop!r}")
     if group_size is not None:
         _check_int("group_size", group_size, 1)
     if mesh is not None and not isinstance(mesh, Mesh):
@@ -315,39 +346,56 @@ def _evaluate_full_batch(sweep):
     return jax.jit(lambda state: sweep.evaluate(state, None))
 
 
+def _step(sweep, mesh, with_data, per_member):
+    """One training step of the group, ``(state, finite, *batch) -> (state, finite,
+    loss)``; ``batch`` is ``(x, y, row)`` with data (``row``: (members, batch) indices with
+    each member its own minibatch), nothing without. The body of both loop forms."""
+
+    def step(state, finite, *batch):
+        if not with_data:
+            state, metrics = sweep.update(state, None)
+        else:
+            x, y, row = batch
+            update = sweep.update_each if per_member else sweep.update
+            state, metrics = update(state, (x[row], y[row]))
+        state = constrain_members(state, mesh)
+        return state, finite & jnp.isfinite(metrics["loss"]), metrics["loss"]
+
+    return step
+
+
+@functools.lru_cache(maxsize=32)
+def _step_runner(sweep, mesh, with_data, per_member):
+    """The ``"steps"`` loop form's program: one compiled step."""
+    return jax.jit(_step(sweep, mesh, with_data, per_member), donate_argnums=0)
+
+
 @functools.lru_cache(maxsize=32)
 def _chunk_runner_full_batch(sweep, mesh):
+    """The ``"scan"`` loop form's program without data: ``k`` steps in one scan."""
+    step = _step(sweep, mesh, False, False)
+
     def run(state, finite, k):
         def body(carry, _):
-            state, finite, _ = carry
-            state, metrics = sweep.update(state, None)
-            state = constrain_members(state, mesh)
-            return (state, finite & jnp.isfinite(metrics["loss"]), metrics["loss"]), None
+            return step(*carry[:2]), None
 
-        (state, finite, loss), _ = jax.lax.scan(
-            body, (state, finite, jnp.zeros_like(finite, jnp.float32)), None, length=k
-        )
-        return state, finite, loss
+        loss = jnp.zeros_like(finite, jnp.float32)
+        return jax.lax.scan(body, (state, finite, loss), None, length=k)[0]
 
     return jax.jit(run, static_argnums=2, donate_argnums=0)
 
 
 @functools.lru_cache(maxsize=32)
 def _chunk_runner(sweep, mesh, per_member):
+    """The ``"scan"`` loop form's program with data: one step per row of ``rows``."""
+    step = _step(sweep, mesh, True, per_member)
+
     def run(state, finite, x, y, rows):
         def body(carry, row):
-            state, finite, _ = carry
-            if per_member:  # row: (members, batch), each member its own minibatch
-                state, metrics = sweep.update_each(state, (x[row], y[row]))
-            else:
-                state, metrics = sweep.update(state, (x[row], y[row]))
-            state = constrain_members(state, mesh)
-            return (state, finite & jnp.isfinite(metrics["loss"]), metrics["loss"]), None
+            return step(*carry[:2], x, y, row), None
 
-        (state, finite, loss), _ = jax.lax.scan(
-            body, (state, finite, jnp.zeros(finite.shape, jnp.float32)), rows
-        )
-        return state, finite, loss
+        loss = jnp.zeros(finite.shape, jnp.float32)
+        return jax.lax.scan(body, (state, finite, loss), rows)[0]
 
     return jax.jit(run, donate_argnums=0)
 

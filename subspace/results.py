@@ -12,6 +12,8 @@ written atomically.
   ``readout``, ``meta``) as JSON: :attr:`SweepResult.measurement` rebuilds it. A resumed
   run must have the same.
 * ``D`` (parameters of the model) and ``steps`` (per member, resolved from epochs).
+* ``group_sizes`` and ``loops``: the members per group and the loop form each kind of
+  group trained with (by ``kind/width``), which a resumed run keeps.
 * ``complete``: false until every member is trained and d_int is read.
 * ``baseline``: one record per seed of the full-parameter training.
 * ``members``: one record per (projection, d, seed): ``width``, ``steps``, ``status``
@@ -42,6 +44,7 @@ from subspace._io import atomic_write_bytes
 from subspace._lottery_bases import LOTTERY
 from subspace._networks import TrainedMember
 from subspace.intrinsic import mean_by_d
+from subspace.loop import LOOPS
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -87,6 +90,9 @@ class SweepResult:
       group_sizes: members per group, by ``kind/width`` (``fastfood/1500``,
         ``baseline/199210``): a resumed run keeps them (another group size rounds
         differently); empty for schema 2.
+      loops: the loop form of those groups (:data:`subspace.loop.LOOPS`), by the same
+        keys: a resumed run keeps it (the forms round differently); a group it does not
+        name ran as ``"scan"`` (the only form before there were two).
       schema_version: of the file it was read from (3 for a new result).
     """
 
@@ -101,6 +107,7 @@ class SweepResult:
     steps: int | None = None
     fingerprints: dict | None = None
     group_sizes: dict = dataclasses.field(default_factory=dict)
+    loops: dict = dataclasses.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     folder: Path | None = dataclasses.field(default=None, compare=False, repr=False)
     networks: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
@@ -227,6 +234,7 @@ class SweepResult:
                     "steps": self.steps,
                     "fingerprints": self.fingerprints,
                     "group_sizes": self.group_sizes,
+                    "loops": self.loops,
                 }
                 if self.schema_version > 2
                 else {}
@@ -283,6 +291,17 @@ def load_results(folder: str | os.PathLike) -> SweepResult:
         problem = _check_records(doc.get(name), (*keys, "status", metric))
         if problem:
             raise ResultsError(f"{path}: {name} {problem}")
+
+    def sizes_or_loops(name: str) -> dict:
+        found = doc.get(name) if version > 2 else None
+        if found is None:
+            return {}
+        good = (lambda v: v in LOOPS) if name == "loops" else _positive_int
+        if not isinstance(found, dict) or not all(good(v) for v in found.values()):
+            allowed = f"one of {LOOPS}" if name == "loops" else "a positive integer"
+            raise ResultsError(f"{path}: '{name}' must map each group's kind/width to {allowed}")
+        return found
+
     return SweepResult(
         config=config,
         members=doc["members"],
@@ -294,10 +313,15 @@ def load_results(folder: str | os.PathLike) -> SweepResult:
         D=sizes["D"],
         steps=sizes["steps"],
         fingerprints=doc.get("fingerprints") if version > 2 else None,
-        group_sizes=doc.get("group_sizes") or {},
+        group_sizes=sizes_or_loops("group_sizes"),
+        loops=sizes_or_loops("loops"),
         schema_version=version,
         folder=Path(folder),
     )
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _check_records(records: Any, keys: Sequence[str]) -> str | None:

@@ -149,6 +149,7 @@ class _Driver:
         self.members: list[dict] = []
         self.baseline: list[dict] = []
         self.group_sizes: dict[str, int] = {}
+        self.loops: dict[str, str] = {}
         self.mesh = member_mesh()
         self.budget = run.budget_bytes or default_budget()
 
@@ -216,6 +217,7 @@ class _Driver:
             self.progress.message(f"warning: {found.warning}")
         self.members, self.baseline, self.timings = found.members, found.baseline, found.timings
         self.group_sizes = dict(found.group_sizes)
+        self.loops = dict(found.loops)
         self.steps = m.schedule.steps
         if self.data is not None:
             self.data = self._load()
@@ -299,6 +301,7 @@ class _Driver:
             folder=self.out,
             networks=self.networks,
             group_sizes=self.group_sizes,
+            loops=self.loops,
             **(summary or {}),
         )
         run = {"checkpoint_every": self.run_.checkpoint_every, "budget_bytes": self.budget}
@@ -376,8 +379,9 @@ class _Driver:
         records = self.baseline if kind == "baseline" else self.members
         grouping = f"{kind}/{sweep.width}"  # the same members' grouping, whenever resumed
 
-        def on_grouping(size: int) -> None:
+        def on_grouping(size: int, loop: str) -> None:
             self.group_sizes[grouping] = size
+            self.loops[grouping] = loop
             self.save()  # recorded before the first group trains
 
         def on_group(new: list[dict], wall: float, outputs: dict) -> None:
@@ -407,6 +411,10 @@ class _Driver:
             progress=self.progress,
             on_group=on_group,
             rule=self.run_.group_size,
-            recorded=self.group_sizes.get(grouping),
+            recorded=(
+                (self.group_sizes[grouping], self.loops.get(grouping, "scan"))
+                if grouping in self.group_sizes
+                else None
+            ),
             on_grouping=on_grouping,
         )

@@ -88,6 +88,57 @@ def test_per_member_shuffle_gives_members_their_own_order():
     assert sorted(step_indices(500, 50, 10, 0)[:10].ravel()) == list(range(500))  # an epoch
 
 
+@pytest.mark.parametrize("per_member", [False, True])
+def test_one_step_per_dispatch_trains_the_members_a_scan_does(per_member):
+    sweep = make_sweep(TASK, optax.adam(1e-2), projection="fastfood", width=32)
+    kw = {"steps": 30, "data": _data(), "batch_size": 50, "per_member_shuffle": per_member}
+    scan = train_group(sweep, (DS, SEEDS), chunk=25, **kw)
+    steps = train_group(sweep, (DS, SEEDS), chunk=25, loop="steps", **kw)
+    for name in ("z", "test_loss", "train_accuracy", "last_step_loss"):  # XLA may round apart
+        np.testing.assert_allclose(steps[name], scan[name], rtol=1e-4, atol=1e-6)
+    assert not np.array_equal(steps["z"], np.zeros_like(steps["z"]))
+    # One compiled step per dispatch: where the chunks end changes nothing, bitwise.
+    other = train_group(sweep, (DS, SEEDS), chunk=7, loop="steps", **kw)
+    for name in ("z", "test_loss", "last_step_loss"):
+        np.testing.assert_array_equal(other[name], steps[name])
+
+
+def test_one_step_per_dispatch_without_data_and_divergence():
+    from experiments import toy
+
+    sweep = make_sweep(toy.TASK, toy.optimizer(), projection="dense", width=16)
+    members = (np.array([4, 16]), np.array([0, 1]))
+    scan = train_group(sweep, members, steps=40, chunk=15)
+    steps = train_group(sweep, members, steps=40, chunk=15, loop="steps")
+    np.testing.assert_allclose(steps["final_loss"], scan["final_loss"], rtol=1e-4, atol=1e-7)
+    assert (steps["final_loss"] < steps["initial_loss"]).all()
+    exploding = make_sweep(TASK, optax.sgd(1e12), projection="dense", width=8)
+    out = train_group(
+        exploding,
+        (np.array([8]), np.array([0])),
+        steps=30,
+        data=_data(),
+        batch_size=50,
+        loop="steps",
+    )
+    assert not out["finite"][0]
+
+
+def test_a_group_resumes_from_its_checkpoint_in_the_step_form(tmp_path):
+    from subspace.checkpoint import GroupCheckpoint
+
+    sweep = make_sweep(TASK, optax.adam(1e-2), projection="fastfood", width=32)
+    kw = {"steps": 40, "data": _data(), "batch_size": 50, "loop": "steps"}
+    ck = GroupCheckpoint(tmp_path / "g")
+    whole = train_group(sweep, (DS, SEEDS), chunk=10, checkpoint=ck, checkpoint_every=20, **kw)
+    assert ck.latest_step() == 20  # saved mid-group (the caller clears it once done)
+    counted = []
+    resumed = train_group(sweep, (DS, SEEDS), chunk=3, checkpoint=ck, on_steps=counted.append, **kw)
+    assert counted[0] == 20 * 3  # it began from the checkpoint
+    for name in ("z", "test_loss", "last_step_loss"):  # and ended bitwise where the run did
+        np.testing.assert_array_equal(resumed[name], whole[name])
+
+
 def test_baseline_and_divergence():
     baseline = make_baseline(TASK, optax.adam(1e-2))
     ds = np.full(2, baseline.width)  # a baseline member trains all D parameters

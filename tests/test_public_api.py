@@ -75,7 +75,7 @@ NAMESPACES = {
     "subspace.hadamard": ["METHODS", "fwht"],
     "subspace.intrinsic": ["DInt", "bootstrap_d_int", "d_int", "mean_by_d"],
     "subspace.fingerprints": ["data_fingerprint", "task_fingerprint"],
-    "subspace.loop": ["init_group", "train_group"],
+    "subspace.loop": ["LOOPS", "init_group", "train_group"],
     "subspace.measurement": [
         "Grid",
         "MAX_DIMS",

@@ -281,6 +281,24 @@ def test_a_member_record_missing_a_key_is_one_line(tmp_path, capsys):
     assert "members record 0 lacks status" in error
 
 
+@pytest.mark.parametrize(
+    "field,value,allowed",
+    [
+        ("loops", {"sparse/9": "while"}, "one of ('scan', 'steps')"),
+        ("loops", ["scan"], "one of ('scan', 'steps')"),
+        ("group_sizes", {"sparse/9": 0}, "a positive integer"),
+        ("group_sizes", {"sparse/9": "4"}, "a positive integer"),
+    ],
+)
+def test_a_malformed_grouping_record_is_one_line(tmp_path, capsys, field, value, allowed):
+    assert run.main([*TOY, "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "results.json").read_text())
+    doc[field] = value
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    error = _fails([*TOY, "--out", str(tmp_path), "--resume"], capsys)
+    assert f"'{field}' must map each group's kind/width to {allowed}" in error
+
+
 def test_a_corrupt_timings_file_never_blocks_a_resume(tmp_path, capsys):
     assert run.main([*TOY, "--out", str(tmp_path)]) == 0
     (tmp_path / "timings.json").write_text("{oops")

@@ -127,10 +127,13 @@ def test_an_overwrite_leaves_no_network_of_the_discarded_run(tmp_path):
 # 2. the grouping -----------------------------------------------------------------------------
 
 
-def _timed(monkeypatch, seconds):
+def _timed(monkeypatch, seconds, scan=None):
+    """Step times by group size, one step per dispatch and (default the same) in a scan."""
     monkeypatch.setenv("SUBSPACE_CACHE_DIR", "")  # the process only
     _step_times.forget()
+    scan = scan or seconds
     monkeypatch.setattr(_grouping, "_seconds_per_step", lambda sweep, base, g, *a: seconds[g])
+    monkeypatch.setattr(_grouping, "_seconds_per_scan_step", lambda sweep, base, g, *a: scan[g])
 
 
 def _choice(rule="auto", recorded=None, steps=10_000):
@@ -159,10 +162,33 @@ def test_the_grouping_takes_the_most_member_steps_per_second(monkeypatch):
     _timed(monkeypatch, {1: 0.01, 4: 0.0425})  # 100/s against 94/s: the smaller
     assert _choice().size == 1
     assert _choice(rule="memory").size == 4 and _choice(rule=3).size == 3
-    assert _choice(recorded=2).size == 2 and "as results.json records" in _choice(recorded=2).why
+    _timed(monkeypatch, {2: 0.5})
+    kept = _choice(recorded=(2, "steps"))
+    assert kept.size == 2 and kept.loop == "steps" and "as results.json records" in kept.why
     _timed(monkeypatch, {1: 1e-6, 4: 1.0})  # all of it one at a time: less than a compile
     short = _choice(steps=10)
     assert short.size == 1 and "less than timing a group of 4" in short.why
+
+
+def test_the_loop_form_is_the_faster_of_a_scan_and_one_step_per_dispatch(monkeypatch):
+    # A CNN on a CPU: the same step three times slower inside a compiled loop.
+    _timed(monkeypatch, {1: 0.05, 4: 0.3}, scan={1: 0.15, 4: 0.9})
+    found = _choice()
+    assert (found.size, found.loop) == (1, "steps") and "steps loop" in found.why
+    assert found.chunk == 32  # about two seconds of 0.05 s steps
+    assert "6.7 member-steps/s in a compiled scan" in found.why
+    # Within 10%, the scan (no host round trip per step) stays.
+    _timed(monkeypatch, {1: 0.05, 4: 0.3}, scan={1: 0.054, 4: 0.3})
+    found = _choice()
+    assert (found.size, found.loop, found.chunk) == (1, "scan", 32)
+    _timed(monkeypatch, {1: 0.002, 4: 0.004}, scan={1: 0.002, 4: 0.0025})
+    found = _choice()
+    assert (found.size, found.loop, found.chunk) == (4, "scan", 100)
+    # A resumed run sizes its chunk from a step of its recorded group and form, so that
+    # Ctrl-C still stops within seconds (it used to run 100 steps between two looks).
+    _timed(monkeypatch, {1: 0.05, 2: 0.5, 4: 0.3}, scan={2: 1.0})
+    assert _choice(recorded=(2, "steps")).chunk == 4
+    assert _choice(recorded=(2, "scan")).chunk == 2
 
 
 def test_the_grouping_times_real_steps_of_tiled_members(tmp_path, monkeypatch):
@@ -171,7 +197,8 @@ def test_the_grouping_times_real_steps_of_tiled_members(tmp_path, monkeypatch):
     found = _choice(steps=10**6)  # long enough that timing the group of four pays
     assert found.size in (1, 4) and "the fastest" in found.why and "kept in" not in found.why
     kept = json.loads((tmp_path / "step_times.json").read_text())
-    assert sorted(k.rsplit("|", 1)[1] for k in kept) == ["group 1", "group 4"]
+    groups = sorted(k.split("|group ")[1] for k in kept)  # the larger group's steps, and
+    assert groups[:2] == ["1", "4"] and groups[2] == f"{found.size}|scan"  # the winner's scan
     assert all(v > 0 for v in kept.values())
     _step_times.forget()  # another process on this machine: nothing is timed again
     monkeypatch.setattr(_grouping, "_seconds_per_step", lambda *a: pytest.fail("timed again"))
@@ -192,7 +219,7 @@ def test_a_resumed_run_keeps_its_recorded_grouping(tmp_path, monkeypatch):
     out = tmp_path / "m"
     subspace.measure(toy.TASK, out=out, **dict(TOY, group_size=1))
     doc = json.loads((out / "results.json").read_text())
-    assert doc["group_sizes"] == {"sparse/10": 1}
+    assert doc["group_sizes"] == {"sparse/10": 1} and doc["loops"] == {"sparse/10": "scan"}
     calls = []
     real = _grouping.choose
 
@@ -205,7 +232,12 @@ def test_a_resumed_run_keeps_its_recorded_grouping(tmp_path, monkeypatch):
     doc["complete"] = False
     (out / "results.json").write_text(json.dumps(doc))
     subspace.measure(toy.TASK, out=out, resume=True, **dict(TOY, group_size="memory"))
-    assert calls == [1]
+    assert calls == [(1, "scan")]
+    doc["loops"] = {"sparse/10": "steps"}  # a run whose groups trained one step at a time
+    (out / "results.json").write_text(json.dumps(doc))
+    subspace.measure(toy.TASK, out=out, resume=True, overwrite=False, **dict(TOY, group_size=1))
+    assert calls[-1] == (1, "steps")
+    assert json.loads((out / "results.json").read_text())["loops"] == {"sparse/10": "steps"}
 
 
 # 3. progress, Ctrl-C -------------------------------------------------------------------------
