@@ -281,3 +281,26 @@ def test_the_readme_table_command_names_a_missing_file_in_one_error_line(tmp_pat
         f"error: path: no benchmark file at {tmp_path / 'none.json'}; run "
         "python -m experiments.benchmark first"
     )
+
+
+def test_the_loop_forms_side_by_side_on_a_quick_case(tmp_path, capsys):
+    from experiments.benchmark import loops
+
+    assert loops.main(["--quick", "--cases", "mnist_fc_fastfood", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "loops.json").read_text())
+    (row,) = doc["rows"]
+    assert (row["case"], row["group_size"], row["d"], row["chunk"]) == (
+        "mnist_fc_fastfood",
+        1,
+        1000,
+        2,
+    )
+    for loop in ("scan", "steps"):
+        assert row[f"{loop}_s_per_step"] > 0
+        assert row[f"{loop}_member_steps_per_s"] == pytest.approx(1 / row[f"{loop}_s_per_step"])
+    assert row["scan_over_steps"] == pytest.approx(row["scan_s_per_step"] / row["steps_s_per_step"])
+    assert "one step per dispatch" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        loops.main(["--cases", "cifar_resnet", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "--cases must name some of cifar_lenet_baseline" in capsys.readouterr().err

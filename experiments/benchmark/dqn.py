@@ -4,12 +4,13 @@
 
 Trains the cartpole_dqn config's members (its values of d × ``--seeds`` seeds, ``--steps``
 environment steps each, its DQN hyperparameters) twice, in one process, side by side:
-grouped as ``subspace.measure`` groups them (``group_size="auto"``: the group size that
-measured fastest on this machine, from the step-time cache or timed here) and one member
-per ``train_group`` call, both compiled first (a short run of each group shape; its time is
-``compile_s``), so the rates are the steady state. Checks that both give each member the
-same final return (DQN's argmax actions can turn a last-bit difference of a batched
-matmul into another trajectory: the record says how many agree, and both mean returns),
+grouped as ``subspace.measure`` groups them (``group_size="auto"``: the group size and
+loop form that measured fastest on this machine, from the step-time cache or timed here)
+and one member per ``train_group`` call, both compiled first (a short run of each group
+shape; its time is ``compile_s``), so the rates are the steady state. Checks that both
+give each member the same final return (DQN's argmax actions can turn a last-bit
+difference of a batched matmul into another trajectory: the record says how many agree,
+and both mean returns),
 and writes ``dqn_batched.json`` to ``--out`` (default
 ``experiments/results/benchmark``): the environment steps (members × steps × envs), both
 wall times, both rates, the group size used and the load average.
@@ -74,13 +75,15 @@ def compare(steps: int, seeds: int) -> dict:
         "load_average_at_start": load_average(),
     }
     start = time.perf_counter()
-    for g in {size, 1}:  # compile both shapes first: the rates below are the steady state
-        subspace.train_group(sweep, (ds[:g], ss[:g]), steps=min(steps, 100))
+    # Both compiled first, so that the rates below are the steady state.
+    for g, loop in {(size, grouping.loop), (1, "scan")}:
+        subspace.train_group(sweep, (ds[:g], ss[:g]), steps=min(steps, 100), loop=loop)
     record["compile_s"] = time.perf_counter() - start
     start = time.perf_counter()
     grouped = []
     for i in range(0, len(ds), size):
-        out = subspace.train_group(sweep, (ds[i : i + size], ss[i : i + size]), steps=steps)
+        members = (ds[i : i + size], ss[i : i + size])
+        out = subspace.train_group(sweep, members, steps=steps, loop=grouping.loop)
         grouped += list(out["final_fitness"])
     record["grouped_s"] = time.perf_counter() - start
     start = time.perf_counter()
