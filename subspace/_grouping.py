@@ -21,11 +21,12 @@ does; an integer pins the group size.
 
 The loop form (:data:`subspace.loop.LOOPS`): on a CPU (in ``"auto"``), the chosen group's
 steps are also timed inside the training's own compiled scan, and one step per dispatch
-replaces the scan when it is more than 10% faster. XLA:CPU runs a convolution about 3x
-slower inside a compiled loop than in a program of its own (jax-ml/jax#12868: CIFAR-10
-LeNet, 136 ms a step in a scan against 50 ms alone on a 2-core CPU), while a fully
-connected net's step is as fast or faster in the scan (no host round trip). Otherwise,
-and when the whole training costs less than timing would, the scan. The chunk of steps
+replaces the scan when it is more than 10% faster (a pinned group size takes the faster
+form too). XLA:CPU runs a convolution several times slower inside a compiled loop than
+in a program of its own (jax-ml/jax#12868: CIFAR-10 LeNet, 135 ms a step in a scan
+against 54 ms alone on a 2-core CPU, ``experiments.benchmark.loops``), while a fully
+connected net's two forms are within 20%. Otherwise, and when the whole training costs
+less than timing would, the scan. The chunk of steps
 between two looks at the host (progress, Ctrl-C) is set from the chosen form's step time
 to take about two seconds; a resumed run takes its recorded group size and form and
 times a step of them for its chunk (kept times are reused).
@@ -110,7 +111,15 @@ def choose(
         return Grouping(size, chunk, loop, why)
     if isinstance(rule, int):
         size = min(math.ceil(rule / devices) * devices, needed)
-        return Grouping(size, MAX_CHUNK, "scan", f"groups of {size}, as asked ({memory})")
+        why = f"groups of {size}, as asked"
+        if not local:
+            return Grouping(size, MAX_CHUNK, "scan", f"{why} ({memory})")
+        alone = n / devices * steps * timer.seconds(devices, "steps")[0]
+        if alone < OVERHEAD * compile_s:  # short: not worth timing the forms
+            chunk = _chunk(timer.seconds(devices, "steps")[0])
+            return Grouping(size, chunk, "scan", f"{why} ({memory})")
+        loop, chunk, form = _form(timer, size)
+        return Grouping(size, chunk, loop, f"{why}; {form}; {timer.sources()}; {memory})")
     if rule == "memory" or fits <= devices or not local:
         why = f"groups of {fits}, the largest that fits ("
         why += f"{'several processes; ' if jax.process_count() > 1 else ''}{memory})"
@@ -131,14 +140,21 @@ def choose(
     size = min(g for g in sorted(seconds) if rate[g] >= 0.9 * best)
     timed = ", ".join(f"{g}: {rate[g]:,.1f}" for g in sorted(seconds))
     why = f"groups of {size}, the fastest (member-steps/s by group size, one step at a time: "
-    why += f"{timed}); "
+    loop, chunk, form = _form(timer, size)
+    why += f"{timed}); {form}; {timer.sources()}; {memory})"
+    return Grouping(size, chunk, loop, why)
+
+
+def _form(timer: _Timer, size: int) -> tuple[str, int, str]:
+    """The loop form of groups of ``size``, their chunk, and a phrase saying why."""
+    steps = timer.seconds(size, "steps")[0]
     scan = timer.seconds(size, "scan")[0]
-    loop = "steps" if seconds[size] < scan / LOOP_MARGIN else "scan"
-    why += (
-        f"{loop} loop ({size / scan:,.1f} member-steps/s in a compiled scan; "
-        f"{timer.sources()}; {memory})"
+    loop = "steps" if steps < scan / LOOP_MARGIN else "scan"
+    why = (
+        f"{loop} loop (member-steps/s one step per dispatch {size / steps:,.1f}, in a "
+        f"compiled scan {size / scan:,.1f}"
     )
-    return Grouping(size, _chunk(seconds[size] if loop == "steps" else scan), loop, why)
+    return loop, _chunk(steps if loop == "steps" else scan), why
 
 
 class _Timer:
@@ -157,6 +173,7 @@ class _Timer:
         self.base = None  # one member per device: the training's own initial program
         self.kept_in: set[str] = set()  # where kept times came from
         self.timed_here = False
+        self.found: dict[tuple[int, str], tuple[float, str]] = {}
 
     def _key(self, g: int, loop: str) -> str:
         return f"{self.prefix}|group {g}" + ("" if loop == "steps" else f"|{loop}")
@@ -165,9 +182,12 @@ class _Timer:
         return _step_times.lookup(self._key(g, loop)) is not None
 
     def seconds(self, g: int, loop: str) -> tuple[float, str]:
+        if (g, loop) in self.found:  # asked again by this choice
+            return self.found[g, loop]
         kept = _step_times.lookup(self._key(g, loop))
         if kept is not None:
             self.kept_in.add(kept[1])
+            self.found[g, loop] = kept
             return kept
         if self.base is None:
             self.base = init_group(
@@ -180,7 +200,8 @@ class _Timer:
             seconds = _seconds_per_scan_step(*args)
         _step_times.store(self._key(g, loop), seconds)
         self.timed_here = True
-        return seconds, "timed here"
+        self.found[g, loop] = (seconds, "timed here")
+        return self.found[g, loop]
 
     def sources(self) -> str:
         """Where the times came from: "timed here", "kept in ...", or both."""

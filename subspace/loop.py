@@ -4,8 +4,8 @@ The training set is put on the devices once (replicated); every step takes a min
 by index (:func:`subspace.data.step_indices`). The steps run in chunks, in one of two
 loop forms (``LOOPS``): ``"scan"``, a chunk of steps in one compiled ``jax.lax.scan``
 with no host round trip per step, or ``"steps"``, one compiled step per dispatch, the host
-looping over the chunk's steps. On a CPU a convolution inside a compiled loop runs about
-3x slower than in a step of its own (jax-ml/jax#12868; measured on CIFAR-10 LeNet, see
+looping over the chunk's steps. On a CPU a convolution inside a compiled loop runs 2.5x
+slower than in a step of its own (jax-ml/jax#12868; measured on CIFAR-10 LeNet, see
 :mod:`subspace._grouping`), so the form is chosen by measurement there. The two forms
 train the same members to slightly different floats (XLA compiles the step differently
 inside a loop), so a resumed run keeps the form it began with. A problem without data
