@@ -2,7 +2,8 @@
 
 The members are split into groups as :func:`subspace.measure` splits them
 (:func:`subspace._grouping.choose`: on a CPU the faster of one member per device and the
-largest group that fits memory, timed; on an accelerator the largest). Each group is
+largest group that fits memory, and the faster loop form, timed; on an accelerator the
+largest, in a compiled scan). Each group is
 started from its members' trained z, model state and initial codebooks (a warm start of
 :func:`subspace.train_group`), fine-tuned with :func:`subspace.estimators.quantised`
 when asked, put on its codebooks, and evaluated on the training and test sets in one
@@ -44,7 +45,7 @@ def bound_group(task, data, q, where, group, networks, error_metric, eval_batch_
         task, optax.adam(q.learning_rate), projection=projection, width=width, estimator=estimator
     )
     mesh = member_mesh()
-    size = choose(
+    grouping = choose(
         sweep,
         ds,
         seeds,
@@ -55,7 +56,8 @@ def bound_group(task, data, q, where, group, networks, error_metric, eval_batch_
         mesh=mesh,
         rule=group_size,
         recorded=None,
-    ).size
+    )
+    size = grouping.size
     found = []
     for lo in range(0, len(group), size):
         part = slice(lo, lo + size)
@@ -70,7 +72,7 @@ def bound_group(task, data, q, where, group, networks, error_metric, eval_batch_
             zs[part],
             books[part],
             states,
-            size,
+            grouping,
             mesh,
             error_metric,
             eval_batch_size,
@@ -92,20 +94,23 @@ def _bound_part(
     zs,
     books,
     model_states,
-    size,
+    grouping,
     mesh,
     error_metric,
     eval_batch_size,
 ):
-    """One group of at most ``size`` members: fine-tuned, quantised and evaluated."""
+    """One group of at most ``grouping.size`` members: fine-tuned (in its loop form),
+    quantised and evaluated."""
     ds, seeds = members
     finite = np.ones(len(group), bool)
     if q.steps > 0:
         out = train_group(
             sweep,
             (ds, seeds),
-            group_size=size,
+            group_size=grouping.size,
             mesh=mesh,
+            chunk=grouping.chunk,
+            loop=grouping.loop,
             steps=q.steps,
             data=data,
             batch_size=q.batch_size,
@@ -131,7 +136,7 @@ def _bound_part(
                 lambda a, i=i: np.asarray(a)[i], () if model_states is None else model_states
             )
         found.append(got)
-    state = init_group(sweep, (ds, seeds), group_size=size, mesh=mesh)
+    state = init_group(sweep, (ds, seeds), group_size=grouping.size, mesh=mesh)
     state = _warm(quantised_z, books, model_states, estimator)(state)
     errors = []
     for x, y in ((data.train_x, data.train_y), (data.test_x, data.test_y)):
