@@ -21,15 +21,16 @@ does; an integer pins the group size.
 
 The loop form (:data:`subspace.loop.LOOPS`): on a CPU (in ``"auto"``), the chosen group's
 steps are also timed inside the training's own compiled scan, and one step per dispatch
-replaces the scan when it is more than 10% faster (a pinned group size takes the faster
-form too). XLA:CPU runs a convolution several times slower inside a compiled loop than
-in a program of its own (jax-ml/jax#12868: CIFAR-10 LeNet, 135 ms a step in a scan
-against 54 ms alone on a 2-core CPU, ``experiments.benchmark.loops``), while a fully
-connected net's two forms are within 20%. Otherwise, and when the whole training costs
-less than timing would, the scan. The chunk of steps
-between two looks at the host (progress, Ctrl-C) is set from the chosen form's step time
-to take about two seconds; a resumed run takes its recorded group size and form and
-times a step of them for its chunk (kept times are reused).
+replaces the scan when it is more than 10% faster. XLA:CPU runs a convolution several
+times slower inside a compiled loop than in a program of its own (jax-ml/jax#12868:
+CIFAR-10 LeNet, 135 ms a step in a scan against 54 ms alone on a 2-core CPU,
+``experiments.benchmark.loops``), while a fully connected net's two forms are within 20%.
+Otherwise the scan: when the whole training costs less than timing would, and with
+``"memory"`` or a pinned size (which time nothing, so that they train the same way on
+every run). The chunk of steps between two looks at the host (progress, Ctrl-C) is set
+from the chosen form's step time to take about two seconds; a resumed run takes its
+recorded group size and form and times a step of them for its chunk (kept times are
+reused).
 """
 
 from __future__ import annotations
@@ -111,15 +112,8 @@ def choose(
         return Grouping(size, chunk, loop, why)
     if isinstance(rule, int):
         size = min(math.ceil(rule / devices) * devices, needed)
-        why = f"groups of {size}, as asked"
-        if not local:
-            return Grouping(size, MAX_CHUNK, "scan", f"{why} ({memory})")
-        alone = n / devices * steps * timer.seconds(devices, "steps")[0]
-        if alone < OVERHEAD * compile_s:  # short: not worth timing the forms
-            chunk = _chunk(timer.seconds(devices, "steps")[0])
-            return Grouping(size, chunk, "scan", f"{why} ({memory})")
-        loop, chunk, form = _form(timer, size)
-        return Grouping(size, chunk, loop, f"{why}; {form}; {timer.sources()}; {memory})")
+        # Nothing timed: a pinned size trains the same way on every run (in the scan).
+        return Grouping(size, MAX_CHUNK, "scan", f"groups of {size}, as asked ({memory})")
     if rule == "memory" or fits <= devices or not local:
         why = f"groups of {fits}, the largest that fits ("
         why += f"{'several processes; ' if jax.process_count() > 1 else ''}{memory})"
