@@ -31,6 +31,23 @@ SCRIPT = textwrap.dedent("""
         np.testing.assert_allclose(four["initial_loss"], one["initial_loss"], rtol=1e-6)
         np.testing.assert_allclose(four["final_loss"], one["final_loss"], rtol=1e-4, atol=1e-9)
         print(projection, "ok", four["final_loss"].round(6).tolist())
+    # One step per dispatch, with data and each member its own minibatches, split the same.
+    import optax
+    from models import FC
+    from subspace.data import Data
+    from subspace.flax_tasks import linen_task
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4, 4, 1)).astype(np.float32)
+    y = (x.reshape(300, -1).sum(1) > 0).astype(np.int32)
+    data = Data(x[:250], y[:250], x[250:], y[250:])
+    task = linen_task(FC(width=8, depth=1, num_classes=2), (4, 4, 1))
+    sweep = make_sweep(task, optax.adam(1e-2), projection="fastfood", width=12)
+    kw = dict(steps=20, data=data, batch_size=25, per_member_shuffle=True, loop="steps")
+    four = train_group(sweep, (ds, seeds), mesh=member_mesh(), **kw)
+    one = train_group(sweep, (ds, seeds), mesh=member_mesh(jax.devices()[:1]), **kw)
+    np.testing.assert_allclose(four["test_loss"], one["test_loss"], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(four["z"], one["z"], rtol=1e-3, atol=1e-6)
+    print("steps", "ok", four["test_loss"].round(6).tolist())
 """)
 
 
@@ -49,7 +66,7 @@ def test_sharded_sweep_equals_unsharded_on_4_cpu_devices():
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count(" ok ") == 3
+    assert result.stdout.count(" ok ") == 4
 
 
 def test_pad_members_and_member_array():
