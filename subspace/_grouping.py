@@ -107,7 +107,7 @@ def choose(
     timer = _Timer(sweep, ds, seeds, data, batch_size, mesh, one, lowered) if local else None
     if recorded is not None:
         size, loop = recorded
-        chunk = _chunk(timer.seconds(size, loop)[0]) if local else MAX_CHUNK
+        chunk = _chunk(timer.seconds(size, loop)) if local else MAX_CHUNK
         why = f"groups of {size}, {loop} loop, as results.json records ({memory})"
         return Grouping(size, chunk, loop, why)
     if isinstance(rule, int):
@@ -120,7 +120,7 @@ def choose(
         return Grouping(fits, MAX_CHUNK, "scan", why)
     seconds = {}
     for g in (devices, fits):
-        seconds[g] = timer.seconds(g, "steps")[0]
+        seconds[g] = timer.seconds(g, "steps")
         alone = n / devices * steps * seconds[g]  # the members, one per device at a time
         if g == devices and alone < OVERHEAD * compile_s and not timer.kept(fits, "steps"):
             why = (
@@ -141,8 +141,8 @@ def choose(
 
 def _form(timer: _Timer, size: int) -> tuple[str, int, str]:
     """The loop form of groups of ``size``, their chunk, and a phrase saying why."""
-    steps = timer.seconds(size, "steps")[0]
-    scan = timer.seconds(size, "scan")[0]
+    steps = timer.seconds(size, "steps")
+    scan = timer.seconds(size, "scan")
     loop = "steps" if steps < scan / LOOP_MARGIN else "scan"
     why = (
         f"{loop} loop (member-steps/s one step per dispatch {size / steps:,.1f}, in a "
@@ -167,7 +167,7 @@ class _Timer:
         self.base = None  # one member per device: the training's own initial program
         self.kept_in: set[str] = set()  # where kept times came from
         self.timed_here = False
-        self.found: dict[tuple[int, str], tuple[float, str]] = {}
+        self.found: dict[tuple[int, str], float] = {}  # this choice's times
 
     def _key(self, g: int, loop: str) -> str:
         return f"{self.prefix}|group {g}" + ("" if loop == "steps" else f"|{loop}")
@@ -175,14 +175,14 @@ class _Timer:
     def kept(self, g: int, loop: str) -> bool:
         return _step_times.lookup(self._key(g, loop)) is not None
 
-    def seconds(self, g: int, loop: str) -> tuple[float, str]:
+    def seconds(self, g: int, loop: str) -> float:
         if (g, loop) in self.found:  # asked again by this choice
             return self.found[g, loop]
         kept = _step_times.lookup(self._key(g, loop))
         if kept is not None:
             self.kept_in.add(kept[1])
-            self.found[g, loop] = kept
-            return kept
+            self.found[g, loop] = kept[0]
+            return kept[0]
         if self.base is None:
             self.base = init_group(
                 self.sweep, self.members, group_size=self.devices, mesh=self.mesh
@@ -194,8 +194,8 @@ class _Timer:
             seconds = _seconds_per_scan_step(*args)
         _step_times.store(self._key(g, loop), seconds)
         self.timed_here = True
-        self.found[g, loop] = (seconds, "timed here")
-        return self.found[g, loop]
+        self.found[g, loop] = seconds
+        return seconds
 
     def sources(self) -> str:
         """Where the times came from: "timed here", "kept in ...", or both."""
