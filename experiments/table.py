@@ -13,6 +13,7 @@ environments stand in for the paper's MuJoCo/Atari ones (the label says which).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,8 +53,9 @@ def _ours(
     d: int | None, interpolated: float | None, ci, doc: dict, bound: str | None = None
 ) -> tuple[str, str]:
     """The "d_int90 (interpolated, [CI])" cell and the D/d_int90 cell of one row."""
-    if d is None:
-        return f"> {max(doc['config']['grid']['dims']):,} (not reached)", ""
+    if d is None:  # the interval still says how often a resample over seeds reaches
+        ci_cell = "" if ci is None else f", [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+        return f"> {max(doc['config']['grid']['dims']):,} (not reached{ci_cell})", ""
     if bound == "upper":  # the grid's smallest d already reaches: a bound, not a value
         return f"≤ {d:,} (reached at the grid's smallest d)", f"≥ {doc['D'] / d:,.0f}×"
     cell = f"{d:,} ({_fmt(interpolated)}, [{_fmt(ci[0])}, {_fmt(ci[1])}])"
@@ -114,7 +116,8 @@ def _fixed_row(doc: dict, label: str, paper: int, baseline: float, budget: str) 
     values = [m[metric] if m[metric] is not None else float("nan") for m in members]
     threshold = 0.9 * baseline
     v = d_int(ds, values, threshold)
-    ci = None if v.d is None else bootstrap_d_int(ds, values, threshold)
+    ci = bootstrap_d_int(ds, values, threshold)
+    ci = tuple(None if not math.isfinite(c) else c for c in ci)
     bound = "upper" if v.d is not None and v.d == min(ds) else None
     ours, ratio = _ours(v.d, v.interpolated, ci, doc, bound)
     return (

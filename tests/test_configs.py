@@ -153,6 +153,37 @@ def test_table_adds_the_fixed_baseline_convention_for_cifar(tmp_path):
     )
 
 
+def test_table_gives_the_interval_of_a_row_that_is_not_reached(tmp_path):
+    from experiments import table
+
+    # Own baseline 0.60 -> threshold 0.54: no d reaches. The fixed baseline 0.5 -> 0.45:
+    # the mean at d = 400 is 0.445, but a quarter of the resamples draw 0.50 twice there
+    # (200 + (0.45 - 0.43) / (0.50 - 0.43) * 200 = 257) and the rest never reach.
+    accuracy = {100: (0.37, 0.37), 200: (0.43, 0.43), 400: (0.39, 0.50)}
+    members = [
+        {"projection": "fastfood", "d": d, "seed": s, "test_accuracy": a[s]}
+        for d, a in accuracy.items()
+        for s in range(2)
+    ]
+    folder = tmp_path / "cifar_lenet"
+    folder.mkdir()
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "complete": True,
+                "baseline_metric": 0.60,
+                "D": 62_006,
+                "config": _config("cifar_lenet", {"grid.dims": [100, 200, 400], "grid.seeds": 2}),
+                "members": members,
+                "d_int": {"fastfood": {"d": None, "interpolated": None, "ci90": [None, None]}},
+            }
+        )
+    )
+    text = table.table(tmp_path)
+    assert "| CIFAR-10 LeNet * | 2,900 | > 400 (not reached, [inf, inf]) | 62,006 |  |" in text
+    assert "| CIFAR-10 LeNet *, fixed baseline 0.5 | 2,900 | > 400 (not reached, [257, inf]) |" in text
+
+
 def test_a_transfer_task_checks_its_classes():
     from experiments.tasks import Model, TransferTask
 
