@@ -51,6 +51,7 @@ SETTINGS = {
     "mnist_fc": bounds.Quantisation(levels=(3, 5, 7, 11), steps=300, batch_size=128),
     "mnist_lenet": bounds.Quantisation(levels=(3, 5, 7, 11), steps=300, batch_size=128),
     "cifar_fc": bounds.Quantisation(levels=(3, 5, 7, 11), steps=300, batch_size=128),
+    "cifar_lenet": bounds.Quantisation(levels=(3, 5, 7, 11), steps=300, batch_size=128),
 }
 EXTRA_CHOICES = 1
 #: The grid of d that ``--prior data`` measures, where it is not the config's: with θ0

@@ -237,7 +237,11 @@ def test_the_bounds_command_smoke_run_on_real_files(tmp_path, capsys, prior, n):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["toy"], r"error: config must be one of \['cifar_fc', 'mnist_fc', 'mnist_lenet'\]"),
+        (
+            ["toy"],
+            r"error: config must be one of "
+            r"\['cifar_fc', 'cifar_lenet', 'mnist_fc', 'mnist_lenet'\]",
+        ),
         (["mnist_fc", "--out", "{tmp}"], "no measurement; run python -m experiments.run mnist_fc"),
         (["mnist_fc", "--levels"], "error: unrecognized arguments: --levels"),
     ],
