@@ -13,7 +13,6 @@ environments stand in for the paper's MuJoCo/Atari ones (the label says which).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +42,7 @@ FIXED_BASELINE = {"cifar_fc": 0.5, "cifar_lenet": 0.5}
 
 
 def _fmt(x: float | None) -> str:
-    """A d, with one decimal below 100 (the RL rows' d are small)."""
+    """A d, with one decimal below 100 (the RL rows' d are small); None or inf is "inf"."""
     if x is None:
         return "inf"
     return f"{x:,.1f}" if abs(x) < 100 else f"{x:,.0f}"
@@ -53,12 +52,12 @@ def _ours(
     d: int | None, interpolated: float | None, ci, doc: dict, bound: str | None = None
 ) -> tuple[str, str]:
     """The "d_int90 (interpolated, [CI])" cell and the D/d_int90 cell of one row."""
+    interval = f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"  # an inf end: resamples where no d reaches
     if d is None:  # the interval still says how often a resample over seeds reaches
-        ci_cell = "" if ci is None else f", [{_fmt(ci[0])}, {_fmt(ci[1])}]"
-        return f"> {max(doc['config']['grid']['dims']):,} (not reached{ci_cell})", ""
+        return f"> {max(doc['config']['grid']['dims']):,} (not reached, {interval})", ""
     if bound == "upper":  # the grid's smallest d already reaches: a bound, not a value
         return f"≤ {d:,} (reached at the grid's smallest d)", f"≥ {doc['D'] / d:,.0f}×"
-    cell = f"{d:,} ({_fmt(interpolated)}, [{_fmt(ci[0])}, {_fmt(ci[1])}])"
+    cell = f"{d:,} ({_fmt(interpolated)}, {interval})"
     return cell, f"{doc['D'] / d:,.0f}×"
 
 
@@ -117,7 +116,6 @@ def _fixed_row(doc: dict, label: str, paper: int, baseline: float, budget: str) 
     threshold = 0.9 * baseline
     v = d_int(ds, values, threshold)
     ci = bootstrap_d_int(ds, values, threshold)
-    ci = tuple(None if not math.isfinite(c) else c for c in ci)
     bound = "upper" if v.d is not None and v.d == min(ds) else None
     ours, ratio = _ours(v.d, v.interpolated, ci, doc, bound)
     return (

@@ -119,6 +119,22 @@ def test_table_reads_committed_style_results(tmp_path):
     assert "fixed baseline" not in text  # only the CIFAR rows get the second convention
 
 
+def _write_cifar_results(root, name: str, baseline: float, D: int, members, d_int) -> None:
+    """A committed-style results.json of config ``name`` on d = 100, 200, 400, 2 seeds."""
+    folder = root / name
+    folder.mkdir()
+    config = _config(name, {"grid.dims": [100, 200, 400], "grid.seeds": 2})
+    doc = {
+        "complete": True,
+        "baseline_metric": baseline,
+        "D": D,
+        "config": config,
+        "members": members,
+        "d_int": {"fastfood": d_int},
+    }
+    (folder / "results.json").write_text(json.dumps(doc))
+
+
 def test_table_adds_the_fixed_baseline_convention_for_cifar(tmp_path):
     from experiments import table
 
@@ -130,20 +146,8 @@ def test_table_adds_the_fixed_baseline_convention_for_cifar(tmp_path):
         for d, a in accuracy.items()
         for s in range(2)
     ]
-    folder = tmp_path / "cifar_fc"
-    folder.mkdir()
-    (folder / "results.json").write_text(
-        json.dumps(
-            {
-                "complete": True,
-                "baseline_metric": 0.40,
-                "D": 656_810,
-                "config": _config("cifar_fc", {"grid.dims": [100, 200, 400], "grid.seeds": 2}),
-                "members": members,
-                "d_int": {"fastfood": {"d": 100, "interpolated": 100.0, "ci90": [100, 100]}},
-            }
-        )
-    )
+    d_int = {"d": 100, "interpolated": 100.0, "ci90": [100, 100]}
+    _write_cifar_results(tmp_path, "cifar_fc", 0.40, 656_810, members, d_int)
     text = table.table(tmp_path)
     assert "| CIFAR-10 FC * | 9,000 | 100 (100, [100, 100]) | 656,810 | 6,568× | 0.4000 |" in text
     # 200 + (0.45 - 0.43) / (0.46 - 0.43) * 200 = 333; every resample has the same means.
@@ -165,20 +169,8 @@ def test_table_gives_the_interval_of_a_row_that_is_not_reached(tmp_path):
         for d, a in accuracy.items()
         for s in range(2)
     ]
-    folder = tmp_path / "cifar_lenet"
-    folder.mkdir()
-    (folder / "results.json").write_text(
-        json.dumps(
-            {
-                "complete": True,
-                "baseline_metric": 0.60,
-                "D": 62_006,
-                "config": _config("cifar_lenet", {"grid.dims": [100, 200, 400], "grid.seeds": 2}),
-                "members": members,
-                "d_int": {"fastfood": {"d": None, "interpolated": None, "ci90": [None, None]}},
-            }
-        )
-    )
+    d_int = {"d": None, "interpolated": None, "ci90": [None, None]}
+    _write_cifar_results(tmp_path, "cifar_lenet", 0.60, 62_006, members, d_int)
     text = table.table(tmp_path)
     assert "| CIFAR-10 LeNet * | 2,900 | > 400 (not reached, [inf, inf]) | 62,006 |  |" in text
     fixed = "| CIFAR-10 LeNet *, fixed baseline 0.5 | 2,900 | > 400 (not reached, [257, inf]) |"
